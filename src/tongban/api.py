@@ -1,0 +1,15 @@
+"""The one JSON API of the platform; OpenAPI document at /api/openapi.json, docs at /api/docs."""
+
+from ninja import NinjaAPI
+
+from tongban.core.api import router as core_router
+from tongban.identity.api import router as identity_router
+
+api = NinjaAPI(
+    title="Tongban 通办 API",
+    version="1",
+    description="一网通办平台接口。系统接入使用 OAuth 2 客户端凭证（/o/token/），单点登录使用 OpenID Connect。",
+    urls_namespace="api",
+)
+api.add_router("/core", core_router)
+api.add_router("/identity", identity_router)

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .constants import AuditEventType, AuditOutcome
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where. Rows are only ever inserted (the admin is read-only)."""
+
+    at = models.DateTimeField(_("时间"), db_index=True)
+    event_type = models.CharField(_("事件"), max_length=40, choices=AuditEventType.choices, db_index=True)
+    outcome = models.CharField(_("结果"), max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # What the actor typed or was known as at the time; kept when the account is later removed.
+    actor_label = models.CharField(_("操作人标识"), max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+    user_agent = models.CharField(_("客户端"), max_length=300, blank=True)
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
+    department = models.ForeignKey(
+        "identity.Department", verbose_name=_("相关部门"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    target_type = models.CharField(_("对象类型"), max_length=60, blank=True)
+    target_id = models.CharField(_("对象标识"), max_length=64, blank=True)
+    extra_data = models.JSONField(_("详情"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor", "-at"]), models.Index(fields=["department", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_event_type_display()} {self.actor_label}"

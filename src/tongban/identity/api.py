@@ -1,0 +1,102 @@
+"""Identity JSON API: public directories, and person verification for system clients (OAuth 2 scopes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.security import HttpBearer
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+
+from tongban.core import codes
+from tongban.core.constants import AuditEventType
+from tongban.core.services import audit_record
+
+from .models import Area, Department, Person, SystemClient
+
+router = Router(tags=["identity"])
+
+
+class ClientScope(HttpBearer):
+    """Bearer token from the OAuth 2 client-credentials flow, carrying every scope listed."""
+
+    def __init__(self, *scopes: str) -> None:
+        super().__init__()
+        self.scopes = list(scopes)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=self.scopes)
+        if not valid:
+            return None
+        client = SystemClient.objects.select_related("department").filter(
+            application=oauth_request.access_token.application
+        ).first()
+        if client is None:
+            return None
+        request.system_client = client
+        return client
+
+
+class AreaOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+class DepartmentOut(Schema):
+    code: str
+    name: str
+    short_name: str
+    sector: str
+    uscc: str
+    level: str
+    area_code: str
+    parent_code: str | None
+
+
+@router.get("/areas", response=list[AreaOut], summary="Administrative divisions")
+def list_areas(request: HttpRequest) -> list[dict[str, Any]]:
+    return [
+        {"code": a.code, "name": a.name, "level": a.level, "parent_code": a.parent.code if a.parent else None}
+        for a in Area.objects.select_related("parent")
+    ]
+
+
+@router.get("/departments", response=list[DepartmentOut], summary="Departments of the platform")
+def list_departments(request: HttpRequest) -> list[dict[str, Any]]:
+    return [
+        {"code": d.code, "name": d.name, "short_name": d.short_name, "sector": d.sector, "uscc": d.uscc,
+         "level": d.level, "area_code": d.area.code, "parent_code": d.parent.code if d.parent else None}
+        for d in Department.objects.filter(is_active=True).select_related("area", "parent")
+    ]
+
+
+class VerifyIn(Schema):
+    name: str
+    id_number: str
+
+
+class VerifyOut(Schema):
+    match: bool
+    real_name_level: int | None = None
+    reason: str | None = None
+
+
+@router.post("/persons/verify", response=VerifyOut, auth=ClientScope("identity.verify"),
+             summary="Check that a name and ID number belong to one registered person (scope identity.verify)")
+def verify_person(request: HttpRequest, payload: VerifyIn) -> VerifyOut:
+    client: SystemClient = request.auth
+    try:
+        number = codes.parse_resident_id(payload.id_number).number
+    except codes.CodeError as exc:
+        return VerifyOut(match=False, reason=exc.message)
+    person = Person.objects.filter(id_number=number).only("name", "real_name_level").first()
+    matched = person is not None and person.name == payload.name.strip()
+    audit_record(
+        event_type=AuditEventType.PERSON_VERIFIED, request=request, actor_label=client.application.client_id,
+        department=client.department, target=person,
+        extra_data={"id_number": codes.mask_id_number(number), "match": matched},
+    )
+    return VerifyOut(match=matched, real_name_level=person.real_name_level if matched else None)

@@ -1,0 +1,73 @@
+"""Identity reads: who may act for whom, and who may do what where."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .constants import StaffRoleName
+from .models import Department, Organisation, OrganisationAgent, StaffRole, User
+from .permissions import ROLE_PERMISSIONS, Perm
+
+
+def organisations_for(user: User) -> QuerySet[Organisation]:
+    """Organisations the user may act for today: as legal representative or valid agent."""
+    if user.person_id is None:
+        return Organisation.objects.none()
+    today = timezone.localdate()
+    agent_orgs = OrganisationAgent.objects.filter(
+        person_id=user.person_id, revoked_at__isnull=True
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today)).values("organisation_id")
+    return Organisation.objects.filter(
+        Q(legal_representative_id=user.person_id) | Q(pk__in=agent_orgs)
+    ).order_by("name")
+
+
+def can_act_for(user: User, organisation: Organisation) -> bool:
+    return organisations_for(user).filter(pk=organisation.pk).exists()
+
+
+def active_agents(organisation: Organisation) -> QuerySet[OrganisationAgent]:
+    return organisation.agents.filter(revoked_at__isnull=True).select_related("person").order_by("granted_at")
+
+
+def staff_permissions(user: User) -> dict[int | None, frozenset[Perm]]:
+    """Permissions by department id; key None holds the platform-wide ones. Cached on the user object."""
+    cached = getattr(user, "_tongban_perms", None)
+    if cached is not None:
+        return cached
+    perms: dict[int | None, set[Perm]] = {}
+    if user.is_authenticated and user.is_active and user.is_civil_servant:
+        for department_id, role in StaffRole.objects.filter(user=user).values_list("department_id", "role"):
+            key = None if role == StaffRoleName.PLATFORM_ADMIN else department_id
+            perms.setdefault(key, set()).update(ROLE_PERMISSIONS[role])
+    result = {k: frozenset(v) for k, v in perms.items()}
+    user._tongban_perms = result
+    return result
+
+
+def staff_has_perm(user: User, perm: Perm, department: Department | None) -> bool:
+    perms = staff_permissions(user)
+    if perm in perms.get(None, frozenset()):
+        return True
+    return department is not None and perm in perms.get(department.pk, frozenset())
+
+
+def departments_where(user: User, perm: Perm) -> QuerySet[Department]:
+    perms = staff_permissions(user)
+    if perm in perms.get(None, frozenset()):
+        return Department.objects.filter(is_active=True)
+    ids = [dept_id for dept_id, granted in perms.items() if dept_id is not None and perm in granted]
+    return Department.objects.filter(pk__in=ids)
+
+
+def staff_roles_of(user: User) -> QuerySet[StaffRole]:
+    return StaffRole.objects.filter(user=user).select_related("department").order_by("department__name", "role")
+
+
+def department_staff(department: Department) -> QuerySet[StaffRole]:
+    return (
+        StaffRole.objects.filter(department=department)
+        .select_related("user")
+        .order_by("user__display_name", "role")
+    )

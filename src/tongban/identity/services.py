@@ -1,0 +1,363 @@
+"""Identity writes: registration, organisations and agents, staff roles, second factor, password reset."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tongban.core import codes
+from tongban.core.constants import AuditEventType, AuditOutcome
+from tongban.core.notify import send_sms
+from tongban.core.services import audit_record
+
+from . import selectors
+from .backends import PHONE_RE, find_account
+from .constants import AccountType, OrganisationType, RealNameLevel, StaffRoleName
+from .errors import IdentityError, NotPermitted
+from .models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, User
+from .permissions import PLATFORM_ONLY_ROLES, Perm
+
+
+def _clean_name(name: str, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 60:
+        raise IdentityError(_("姓名应为2至60个字符。"), field=field)
+    return name
+
+
+def _clean_phone(phone: str, field: str = "phone") -> str:
+    phone = (phone or "").strip()
+    if not PHONE_RE.match(phone):
+        raise IdentityError(_("请输入11位中国大陆手机号码。"), field=field)
+    return phone
+
+
+def _parse_id_number(value: str, field: str = "id_number") -> str:
+    try:
+        return codes.parse_resident_id(value).number
+    except codes.CodeError as exc:
+        raise IdentityError(exc.message, field=field, code=exc.code) from None
+
+
+def _validate_password(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise IdentityError(" ".join(exc.messages), field="password") from None
+
+
+@transaction.atomic(durable=True)
+def person_register(
+    *, name: str, id_number: str, phone: str, password: str, request: HttpRequest | None = None
+) -> User:
+    """A citizen opens an account (self-declared real-name level until verified)."""
+    name = _clean_name(name)
+    number = _parse_id_number(id_number)
+    phone = _clean_phone(phone)
+    if User.objects.filter(username=number).exists():
+        raise IdentityError(_("该公民身份号码已注册账号，请直接登录或找回密码。"), field="id_number", code="duplicate")
+    if User.objects.filter(phone=phone).exists():
+        raise IdentityError(_("该手机号码已绑定其他账号。"), field="phone", code="duplicate")
+    person = Person.objects.filter(id_number=number).first()
+    if person is not None and person.name != name:
+        raise IdentityError(_("姓名与公民身份号码不一致。"), field="name", code="mismatch")
+    user = User(username=number, account_type=AccountType.PUBLIC, display_name=name, phone=phone)
+    _validate_password(password, user)
+    if person is None:
+        person = Person(name=name, id_number=number, phone=phone, real_name_level=RealNameLevel.SELF_DECLARED)
+        person.full_clean()
+        person.save()
+    user.person = person
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Two registrations racing for the same ID number or phone: the second one loses cleanly.
+        raise IdentityError(_("该公民身份号码或手机号码已注册。"), code="duplicate") from None
+    audit_record(event_type=AuditEventType.REGISTERED, acting_user=user, request=request, target=user)
+    return user
+
+
+@transaction.atomic(durable=True)
+def organisation_register(
+    *,
+    acting_user: User,
+    uscc: str,
+    name: str,
+    org_type: str,
+    area_code: str = "",
+    address: str = "",
+    established_on: dt.date | None = None,
+    request: HttpRequest | None = None,
+) -> Organisation:
+    """The legal representative registers their organisation; they can then act for it."""
+    if not acting_user.is_public or acting_user.person is None:
+        raise NotPermitted(_("只有个人用户可以登记其担任法定代表人的组织。"))
+    try:
+        code = codes.parse_uscc(uscc).code
+    except codes.CodeError as exc:
+        raise IdentityError(exc.message, field="uscc", code=exc.code) from None
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 200:
+        raise IdentityError(_("组织名称应为2至200个字符。"), field="name")
+    if org_type not in OrganisationType.values:
+        raise IdentityError(_("请选择组织类型。"), field="org_type")
+    area = None
+    if area_code:
+        area = Area.objects.filter(code=area_code).first()
+        if area is None:
+            raise IdentityError(_("所在区划不存在。"), field="area_code")
+    if Organisation.objects.filter(uscc=code).exists():
+        raise IdentityError(_("该统一社会信用代码已登记。"), field="uscc", code="duplicate")
+    org = Organisation(
+        uscc=code, name=name, org_type=org_type, legal_representative=acting_user.person, area=area,
+        address=address.strip(), established_on=established_on,
+    )
+    org.full_clean()
+    try:
+        with transaction.atomic():
+            org.save()
+    except IntegrityError:
+        raise IdentityError(_("该统一社会信用代码已登记。"), field="uscc", code="duplicate") from None
+    audit_record(
+        event_type=AuditEventType.ORG_REGISTERED, acting_user=acting_user, request=request, target=org,
+        extra_data={"uscc": code},
+    )
+    return org
+
+
+@transaction.atomic(durable=True)
+def agent_grant(
+    *,
+    acting_user: User,
+    organisation: Organisation,
+    id_number: str,
+    name: str,
+    valid_until: dt.date | None = None,
+    request: HttpRequest | None = None,
+) -> OrganisationAgent:
+    """The legal representative authorises a registered person to act for the organisation."""
+    if acting_user.person_id is None or organisation.legal_representative_id != acting_user.person_id:
+        raise NotPermitted(_("只有法定代表人可以授权经办人。"))
+    number = _parse_id_number(id_number)
+    name = _clean_name(name)
+    person = Person.objects.filter(id_number=number, name=name).first()
+    if person is None or not hasattr(person, "account"):
+        raise IdentityError(_("未找到姓名与公民身份号码一致的注册用户，请经办人先注册账号。"), field="id_number")
+    if person.pk == organisation.legal_representative_id:
+        raise IdentityError(_("法定代表人无需授权即可办理。"), field="id_number")
+    if valid_until is not None and valid_until < timezone.localdate():
+        raise IdentityError(_("授权有效期不能早于今天。"), field="valid_until")
+    if OrganisationAgent.objects.filter(organisation=organisation, person=person, revoked_at__isnull=True).exists():
+        raise IdentityError(_("该人员已是本组织的经办人。"), field="id_number", code="duplicate")
+    agent = OrganisationAgent.objects.create(
+        organisation=organisation, person=person, granted_by=acting_user, valid_until=valid_until
+    )
+    audit_record(
+        event_type=AuditEventType.AGENT_GRANTED, acting_user=acting_user, request=request, target=agent,
+        extra_data={"organisation": organisation.uscc, "agent": person.masked_id_number,
+                    "valid_until": valid_until.isoformat() if valid_until else None},
+    )
+    return agent
+
+
+@transaction.atomic(durable=True)
+def agent_revoke(*, acting_user: User, agent: OrganisationAgent, request: HttpRequest | None = None) -> None:
+    agent = OrganisationAgent.objects.select_for_update().select_related("organisation", "person").get(pk=agent.pk)
+    if acting_user.person_id is None or agent.organisation.legal_representative_id != acting_user.person_id:
+        raise NotPermitted(_("只有法定代表人可以撤销经办人授权。"))
+    if agent.revoked_at is not None:
+        return
+    agent.revoked_at = timezone.now()
+    agent.save(update_fields=["revoked_at"])
+    audit_record(
+        event_type=AuditEventType.AGENT_REVOKED, acting_user=acting_user, request=request, target=agent,
+        extra_data={"organisation": agent.organisation.uscc, "agent": agent.person.masked_id_number},
+    )
+
+
+def acting_switch(*, user: User, organisation: Organisation | None, request: HttpRequest | None = None) -> None:
+    """Check that the user may act for the organisation (None: for themself) and record the switch.
+    The caller stores the choice in the session; the middleware re-checks it on every request."""
+    if organisation is not None and not selectors.can_act_for(user, organisation):
+        audit_record(
+            event_type=AuditEventType.ACTING_SWITCHED, acting_user=user, request=request, target=organisation,
+            outcome=AuditOutcome.FAILURE,
+        )
+        raise NotPermitted(_("您不是该组织的法定代表人或有效经办人。"))
+    audit_record(
+        event_type=AuditEventType.ACTING_SWITCHED, acting_user=user, request=request, target=organisation,
+        extra_data={"organisation": organisation.uscc if organisation else None},
+    )
+
+
+def require_perm(
+    acting_user: User | None, perm: Perm, department: Department, *, request: HttpRequest | None, action: str
+) -> None:
+    """Refuse, with an audit trace that is not rolled back, unless the staff member holds ``perm`` there.
+    Called before a service opens its transaction."""
+    if acting_user is not None and selectors.staff_has_perm(acting_user, perm, department):
+        return
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED, acting_user=acting_user, request=request,
+        department=department, outcome=AuditOutcome.FAILURE, extra_data={"action": action, "perm": str(perm)},
+    )
+    raise NotPermitted(_("您在“%(dept)s”没有执行此操作的权限。") % {"dept": department.name})
+
+
+def role_grant(
+    *, acting_user: User, staff_user: User, department: Department, role: str, request: HttpRequest | None = None
+) -> StaffRole:
+    if role not in StaffRoleName.values:
+        raise IdentityError(_("角色不存在。"), field="role")
+    perm_needed = Perm.PLATFORM_MANAGE if role in PLATFORM_ONLY_ROLES else Perm.STAFF_MANAGE
+    require_perm(acting_user, perm_needed, department, request=request, action="role_grant")
+    return _role_grant(acting_user=acting_user, staff_user=staff_user, department=department, role=role,
+                       request=request)
+
+
+@transaction.atomic(durable=True)
+def _role_grant(
+    *, acting_user: User, staff_user: User, department: Department, role: str, request: HttpRequest | None
+) -> StaffRole:
+    if not staff_user.is_civil_servant:
+        raise IdentityError(_("只能向工作人员账号授予角色。"), field="username")
+    staff_role, created = StaffRole.objects.get_or_create(
+        user=staff_user, department=department, role=role, defaults={"granted_by": acting_user}
+    )
+    if created:
+        audit_record(
+            event_type=AuditEventType.ROLE_GRANTED, acting_user=acting_user, request=request, target=staff_user,
+            department=department, extra_data={"role": role, "staff": staff_user.username},
+        )
+    return staff_role
+
+
+def role_revoke(*, acting_user: User, staff_role: StaffRole, request: HttpRequest | None = None) -> None:
+    perm_needed = Perm.PLATFORM_MANAGE if staff_role.role in PLATFORM_ONLY_ROLES else Perm.STAFF_MANAGE
+    require_perm(acting_user, perm_needed, staff_role.department, request=request, action="role_revoke")
+    if staff_role.user_id == acting_user.pk and staff_role.role in (
+        StaffRoleName.DEPARTMENT_ADMIN, StaffRoleName.PLATFORM_ADMIN
+    ):
+        raise IdentityError(_("不能撤销自己的管理员角色，请由其他管理员操作。"))
+    _role_revoke(acting_user=acting_user, staff_role=staff_role, request=request)
+
+
+@transaction.atomic(durable=True)
+def _role_revoke(*, acting_user: User, staff_role: StaffRole, request: HttpRequest | None) -> None:
+    deleted, _count = StaffRole.objects.filter(pk=staff_role.pk).delete()
+    if deleted:
+        audit_record(
+            event_type=AuditEventType.ROLE_REVOKED, acting_user=acting_user, request=request,
+            target=staff_role.user, department=staff_role.department,
+            extra_data={"role": staff_role.role, "staff": staff_role.user.username},
+        )
+
+
+def staff_create(
+    *,
+    acting_user: User | None,
+    username: str,
+    display_name: str,
+    password: str,
+    department: Department,
+    roles: list[str],
+    phone: str | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """A staff account with its roles. ``acting_user`` None only for set-up commands (demo, bootstrap)."""
+    if acting_user is not None:
+        require_perm(acting_user, Perm.STAFF_MANAGE, department, request=request, action="staff_create")
+    return _staff_create(acting_user=acting_user, username=username, display_name=display_name, password=password,
+                         department=department, roles=roles, phone=phone, request=request)
+
+
+@transaction.atomic(durable=True)
+def _staff_create(
+    *,
+    acting_user: User | None,
+    username: str,
+    display_name: str,
+    password: str,
+    department: Department,
+    roles: list[str],
+    phone: str | None,
+    request: HttpRequest | None,
+) -> User:
+    username = (username or "").strip().lower()
+    if not username or len(username) > 150 or not username.replace(".", "").replace("_", "").isalnum():
+        raise IdentityError(_("登录名只能包含字母、数字、点和下划线。"), field="username")
+    if User.objects.filter(username=username).exists():
+        raise IdentityError(_("该登录名已被使用。"), field="username", code="duplicate")
+    user = User(username=username, account_type=AccountType.STAFF, display_name=_clean_name(display_name),
+                phone=phone or None)
+    _validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    for role in roles:
+        StaffRole.objects.create(user=user, department=department, role=role, granted_by=acting_user)
+        audit_record(
+            event_type=AuditEventType.ROLE_GRANTED, acting_user=acting_user, request=request, target=user,
+            department=department, extra_data={"role": role, "staff": username},
+        )
+    return user
+
+
+def totp_device_for(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+@transaction.atomic(durable=True)
+def totp_enrol_start(*, user: User) -> TOTPDevice:
+    """A new, unconfirmed authenticator for a staff account that has none yet."""
+    if totp_device_for(user) is not None:
+        raise IdentityError(_("该账号已绑定动态口令。"))
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=_("动态口令"), confirmed=False)
+
+
+@transaction.atomic(durable=True)
+def totp_enrol_confirm(*, user: User, token: str, request: HttpRequest | None = None) -> TOTPDevice:
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    if device is None:
+        raise IdentityError(_("绑定已过期，请重新登录。"))
+    if not device.verify_token((token or "").strip()):
+        raise IdentityError(_("动态口令不正确，请查看验证器中最新的6位数字。"), field="token")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_record(event_type=AuditEventType.SECOND_FACTOR_ENROLLED, acting_user=user, request=request, target=user)
+    return device
+
+
+def password_reset_request(*, identifier: str, request: HttpRequest) -> None:
+    """Send a reset link to the account's phone (SMS channel). Says nothing about whether it exists."""
+    user = find_account(identifier, AccountType.PUBLIC)
+    audit_record(
+        event_type=AuditEventType.PASSWORD_RESET_REQUESTED, acting_user=user, request=request,
+        actor_label=codes.mask_login_identifier(identifier),
+        outcome=AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE,
+    )
+    if user is None or not user.is_active or not user.phone:
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    link = request.build_absolute_uri(reverse("identity:password_reset_confirm", args=[uid, token]))
+    minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    send_sms(
+        phone=user.phone,
+        text=_("【通办】您正在重置密码，请在%(minutes)d分钟内打开链接设置新密码：%(link)s 如非本人操作请忽略。")
+        % {"minutes": minutes, "link": link},
+    )

@@ -1,0 +1,1 @@
+"""Settings modules: ``production`` (the default), ``demo`` (embedded SQLite demo) and ``test``."""

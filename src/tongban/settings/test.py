@@ -1,0 +1,27 @@
+"""Tests: the demo's relaxed transport, fast hashing, an in-memory cache, a throw-away data dir.
+
+DATABASE_URL selects the database (SQLite by default, PostgreSQL in CI).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TONGBAN_DATA_DIR", tempfile.mkdtemp(prefix="tongban-test-"))
+os.environ.setdefault("TONGBAN_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+
+from .demo import *  # noqa: E402, F403
+from .demo import DATA_DIR  # noqa: E402
+
+# Argon2 is exercised by its own test; the rest of the suite hashes fast.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+OIDC_KEY_FILE = Path(DATA_DIR) / "oidc-rsa.pem"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TONGBAN_DEMO = False

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+from django_otp.admin import OTPAdminSite
+from oauth2_provider import urls as oauth2_urls
+
+from tongban.api import api
+from tongban.identity.views import ConsentAuthorizationView
+
+# The operators' admin requires the staff second factor too.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "通办 Tongban 运维后台"
+admin.site.site_title = "通办 Tongban"
+
+oidc_patterns = [
+    path("authorize/", ConsentAuthorizationView.as_view(), name="authorize"),
+    # Token, revocation and introspection only: no device flow, no self-service app management.
+    *[p for p in oauth2_urls.base_urlpatterns if p.name in {"token", "revoke-token", "introspect"}],
+    *oauth2_urls.oidc_urlpatterns,
+]
+
+urlpatterns = [
+    path("", include("tongban.portal.urls")),
+    path("", include("tongban.identity.urls")),
+    path("o/", include((oidc_patterns, "oauth2_provider"), namespace="oauth2_provider")),
+    path("api/", api.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "tongban.portal.views.forbidden"
+handler404 = "tongban.portal.views.not_found"
+handler500 = "tongban.portal.views.server_error"
