@@ -6,3 +6,7 @@ class CoreConfig(AppConfig):
     name = "tongban.core"
     label = "core"
     verbose_name = _("平台内核")
+
+    def ready(self) -> None:
+        # Configure the Celery app from Django settings in every process (web, worker, commands).
+        from tongban import celery  # noqa: F401

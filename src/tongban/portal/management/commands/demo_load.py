@@ -1,0 +1,50 @@
+"""Load the demo city into an empty database (idempotent: does nothing when it is already there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
+from tongban.identity.models import Department
+
+
+class Command(BaseCommand):
+    help = "Build the demo city 临江市 (deterministic) and print the demo logins."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--seed", type=int, default=20261121)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if Department.objects.filter(code="ljs-gaj").exists():
+            self.stdout.write("演示数据已存在，跳过加载。 (demo data already loaded)")
+            logins = None
+        else:
+            with transaction.atomic():
+                logins = build_demo_city(seed=options["seed"])
+            self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))
+        self.print_logins(logins)
+
+    def print_logins(self, logins: DemoLogins | None) -> None:
+        from tongban.identity.models import User
+
+        if logins is None:
+            logins = DemoLogins()
+            for label, username in [("市民", 0), ("企业法定代表人", 1), ("企业经办人", 2)]:
+                user = User.objects.filter(account_type="public").order_by("pk")[username]
+                logins.citizens.append((f"{label} {user.display_name}", user.username, f"或手机号 {user.phone}"))
+            for username in ["gongan.shouli", "gongan.shencha", "gongan.jueding", "gongan.admin",
+                             "shichang.shouli", "weijian.shouli", "shuju.data", "platform.admin", "gongan.xinren"]:
+                logins.staff.append((User.objects.get(username=username).display_name, username, ""))
+        w = self.stdout.write
+        w("")
+        w("== 演示账号 / demo logins ==  密码 / password: " + DEMO_PASSWORD)
+        w("个人与法人 (http://127.0.0.1:8000/login/):")
+        for label, login, note in logins.citizens:
+            w(f"  {login}  {label}  {note}")
+        w("工作人员 (http://127.0.0.1:8000/staff/login/), 动态口令 / TOTP: .venv/bin/tongban demo_totp <登录名>")
+        for label, login, note in logins.staff:
+            w(f"  {login:<22} {label}  {note}")
+        w("")
