@@ -150,7 +150,7 @@ def parse_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId
     except ValueError:
         raise CodeError("birth_date", _("公民身份号码第7至14位不是真实的出生日期。")) from None
     today = today or dt.date.today()
-    if birth > today or birth.year < 1900:
+    if birth > today or birth.year < 1800:
         raise CodeError("birth_date", _("公民身份号码中的出生日期不在合理范围内。"))
     if resident_id_check_char(number[:17]) != number[17]:
         raise CodeError("checksum", _("公民身份号码的校验码（第18位）不正确。"))
