@@ -8,7 +8,7 @@ export DJANGO_SETTINGS_MODULE=tongban.settings.test
 po=locale/en/LC_MESSAGES/django.po
 if [ "${1:-}" = "--check" ]; then
   before=$(mktemp); cp "$po" "$before"
-  $PY -m django makemessages -l en --no-location --no-obsolete -i "*/tests/*" >/dev/null
+  ../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete -i "*/tests/*" >/dev/null
   if ! diff -q <(grep -v POT-Creation-Date "$before") <(grep -v POT-Creation-Date "$po") >/dev/null; then
     diff <(grep -v POT-Creation-Date "$before") <(grep -v POT-Creation-Date "$po") | head -40
     cp "$before" "$po"
@@ -18,7 +18,7 @@ if [ "${1:-}" = "--check" ]; then
   cp "$before" "$po"
   exit 0
 fi
-$PY -m django makemessages -l en --no-location --no-obsolete -i "*/tests/*"
+../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete -i "*/tests/*"
 $PY - <<'PY'
 import polib
 po = polib.pofile("locale/en/LC_MESSAGES/django.po")
