@@ -9,10 +9,19 @@ po=locale/en/LC_MESSAGES/django.po
 if [ "${1:-}" = "--check" ]; then
   before=$(mktemp); cp "$po" "$before"
   ../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete -i "*/tests/*" >/dev/null
-  if ! diff -q <(grep -v POT-Creation-Date "$before") <(grep -v POT-Creation-Date "$po") >/dev/null; then
-    diff <(grep -v POT-Creation-Date "$before") <(grep -v POT-Creation-Date "$po") | head -40
+  status=0
+  $PY - "$before" "$po" <<'PY' || status=$?
+import sys
+import polib
+old, new = (polib.pofile(path) for path in sys.argv[1:3])
+added = {e.msgid for e in new} - {e.msgid for e in old}
+if added:
+    print("New UI strings without an English translation:", *sorted(added), sep="\n  ")
+    sys.exit(1)
+PY
+  if [ "$status" != 0 ]; then
     cp "$before" "$po"
-    echo "UI strings changed: run scripts/messages.sh, translate the new entries in $po, commit." >&2
+    echo "Run scripts/messages.sh, translate the new entries in $po, commit." >&2
     exit 1
   fi
   cp "$before" "$po"

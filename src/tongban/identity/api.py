@@ -88,15 +88,18 @@ class VerifyOut(Schema):
              summary="Check that a name and ID number belong to one registered person (scope identity.verify)")
 def verify_person(request: HttpRequest, payload: VerifyIn) -> VerifyOut:
     client: SystemClient = request.auth
+    person, reason = None, None
     try:
         number = codes.parse_resident_id(payload.id_number).number
     except codes.CodeError as exc:
-        return VerifyOut(match=False, reason=exc.message)
-    person = Person.objects.filter(id_number=number).only("name", "real_name_level").first()
+        number, reason = payload.id_number[:18], exc.message
+    else:
+        person = Person.objects.filter(id_number=number).only("name", "real_name_level").first()
     matched = person is not None and person.name == payload.name.strip()
+    # Every call is traced, including refused ones; the ID number is kept masked.
     audit_record(
         event_type=AuditEventType.PERSON_VERIFIED, request=request, actor_label=client.application.client_id,
         department=client.department, target=person,
-        extra_data={"id_number": codes.mask_id_number(number), "match": matched},
+        extra_data={"id_number": codes.mask_id_number(number), "match": matched, "error": reason},
     )
-    return VerifyOut(match=matched, real_name_level=person.real_name_level if matched else None)
+    return VerifyOut(match=matched, real_name_level=person.real_name_level if matched else None, reason=reason)

@@ -16,6 +16,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import Application
 
 from tongban.core import codes
 from tongban.core.constants import AuditEventType, AuditOutcome
@@ -26,7 +28,7 @@ from . import selectors
 from .backends import PHONE_RE, find_account
 from .constants import AccountType, OrganisationType, RealNameLevel, StaffRoleName
 from .errors import IdentityError, NotPermitted
-from .models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, User
+from .models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, SystemClient, User
 from .permissions import PLATFORM_ONLY_ROLES, Perm
 
 
@@ -361,3 +363,50 @@ def password_reset_request(*, identifier: str, request: HttpRequest) -> None:
         text=_("【通办】您正在重置密码，请在%(minutes)d分钟内打开链接设置新密码：%(link)s 如非本人操作请忽略。")
         % {"minutes": minutes, "link": link},
     )
+
+
+@transaction.atomic(durable=True)
+def system_client_create(
+    *,
+    acting_user: User | None,
+    department: Department,
+    name: str,
+    scopes: list[str],
+    grant_type: str = "client-credentials",
+    redirect_uris: list[str] | None = None,
+    trusted: bool = False,
+    request: HttpRequest | None = None,
+) -> tuple[SystemClient, str]:
+    """Register another government system as an OAuth 2 client of ``department``.
+    Returns the client and its secret, which is stored hashed and shown only this once."""
+    if acting_user is not None and not selectors.staff_has_perm(acting_user, Perm.PLATFORM_MANAGE, department):
+        raise NotPermitted(_("只有平台管理员可以创建系统接入客户端。"))
+    known = set(settings.OAUTH2_PROVIDER_SCOPES)
+    unknown = sorted(set(scopes) - known)
+    if unknown:
+        raise IdentityError(_("未知的权限范围：%(scopes)s") % {"scopes": " ".join(unknown)}, field="scopes")
+    if grant_type == Application.GRANT_AUTHORIZATION_CODE:
+        if not redirect_uris:
+            raise IdentityError(_("单点登录客户端必须登记回调地址。"), field="redirect_uris")
+        if "openid" not in scopes:
+            raise IdentityError(_("单点登录客户端必须包含 openid 权限范围。"), field="scopes")
+        if trusted and "id_number" in scopes:
+            raise IdentityError(_("可获取公民身份号码的客户端必须经用户逐次同意，不能设为免授权。"), field="scopes")
+    elif grant_type != Application.GRANT_CLIENT_CREDENTIALS:
+        raise IdentityError(_("不支持的授权方式。"), field="grant_type")
+    secret = generate_client_secret()
+    application = Application(
+        name=name.strip(), client_type=Application.CLIENT_CONFIDENTIAL, authorization_grant_type=grant_type,
+        redirect_uris=" ".join(redirect_uris or []), client_secret=secret, skip_authorization=trusted,
+        algorithm=Application.RS256_ALGORITHM if grant_type == Application.GRANT_AUTHORIZATION_CODE else "",
+    )
+    application.full_clean()
+    application.save()
+    client = SystemClient.objects.create(application=application, department=department,
+                                         allowed_scopes=" ".join(sorted(set(scopes))))
+    audit_record(
+        event_type=AuditEventType.CLIENT_CREATED, acting_user=acting_user, request=request, target=client,
+        department=department, extra_data={"client_id": application.client_id, "scopes": client.allowed_scopes,
+                                           "grant_type": grant_type},
+    )
+    return client, secret
