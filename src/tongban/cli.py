@@ -1,8 +1,8 @@
 """The `tongban` command: Django management with the platform's own commands.
 
-    tongban demo           migrate, load the demo city, print the demo logins, serve on 127.0.0.1:8000
-    tongban serve          production server (gunicorn)
-    tongban <command>      any Django management command (migrate, createsuperuser, …)
+tongban demo           migrate, load the demo city, print the demo logins, serve on 127.0.0.1:8000
+tongban serve          production server (gunicorn)
+tongban <command>      any Django management command (migrate, createsuperuser, …)
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     command = argv[1] if len(argv) > 1 else "help"
-    default_settings = "tongban.settings.demo" if command in {"demo", "demo_totp"} else "tongban.settings.production"
+    default_settings = (
+        "tongban.settings.demo" if command in {"demo", "demo_totp"} else "tongban.settings.production"
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings)
     from django.core.management import execute_from_command_line
 

@@ -41,7 +41,43 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 # GB/T 2260 province-level prefixes (81/82 Hong Kong/Macao, 83 Taiwan residence permits).
 PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    ]
 )
 
 # GB/T 36904 licence identifier
@@ -272,7 +308,7 @@ def parse_uscc(value: str) -> CreditCode:
         raise CodeError("authority", _("统一社会信用代码第1位（登记管理部门代码）无效。"))
     if code[1] not in categories:
         raise CodeError("category", _("统一社会信用代码第2位（机构类别代码）与登记管理部门不匹配。"))
-    if not code[2:8].isdigit() or code[2:4] not in PROVINCE_PREFIXES and code[2:4] != "10":
+    if not code[2:8].isdigit() or (code[2:4] not in PROVINCE_PREFIXES and code[2:4] != "10"):
         # 10xxxx is used by national-level registrations (100000).
         raise CodeError("area", _("统一社会信用代码第3至8位（登记管理机关行政区划码）无效。"))
     try:
@@ -322,7 +358,9 @@ class LicenceIdentifier:
     check: str
 
     def __str__(self) -> str:
-        return ".".join((LICENCE_OID_PREFIX, self.type_code, self.issuer_code, self.serial, self.version, self.check))
+        return ".".join(
+            (LICENCE_OID_PREFIX, self.type_code, self.issuer_code, self.serial, self.version, self.check)
+        )
 
 
 _LICENCE_FIELD = re.compile(r"^[0-9A-Z]+$")
@@ -340,14 +378,18 @@ def parse_licence_identifier(value: str) -> LicenceIdentifier:
         raise CodeError("prefix", _("电子证照标识应以 1.2.156.3005.2. 开头（GB/T 36904）。"))
     parts = text[len(LICENCE_OID_PREFIX) + 1 :].split(".")
     if len(parts) != 5:
-        raise CodeError("structure", _("电子证照标识应由证照类型代码、颁发机构代码、流水号、版本号和校验位组成。"))
+        raise CodeError(
+            "structure", _("电子证照标识应由证照类型代码、颁发机构代码、流水号、版本号和校验位组成。")
+        )
     type_code, issuer, serial, version, check = parts
     if len(type_code) != 21 or not _LICENCE_FIELD.match(type_code):
         raise CodeError("type_code", _("电子证照标识中的证照类型代码应为21位数字或大写字母。"))
     try:
         parse_uscc(issuer)
     except CodeError as exc:
-        raise CodeError("issuer_code", _("电子证照标识中的颁发机构代码无效：%(reason)s") % {"reason": exc}) from None
+        raise CodeError(
+            "issuer_code", _("电子证照标识中的颁发机构代码无效：%(reason)s") % {"reason": exc}
+        ) from None
     if not serial or len(serial) > 40 or not _LICENCE_FIELD.match(serial):
         raise CodeError("serial", _("电子证照标识中的流水号应为1至40位数字或大写字母。"))
     if len(version) != 3 or not version.isdigit():

@@ -10,9 +10,15 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("时间"), db_index=True)
     event_type = models.CharField(_("事件"), max_length=40, choices=AuditEventType.choices, db_index=True)
-    outcome = models.CharField(_("结果"), max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
+    outcome = models.CharField(
+        _("结果"), max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     # What the actor typed or was known as at the time; kept when the account is later removed.
@@ -21,7 +27,11 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(_("客户端"), max_length=300, blank=True)
     request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
     department = models.ForeignKey(
-        "identity.Department", verbose_name=_("相关部门"), null=True, blank=True, on_delete=models.SET_NULL,
+        "identity.Department",
+        verbose_name=_("相关部门"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     target_type = models.CharField(_("对象类型"), max_length=60, blank=True)

@@ -33,7 +33,9 @@ def audit_record(
 ) -> AuditEvent:
     """Append one audit event. Call inside the service's transaction so the record commits with the change;
     for failed attempts call it after the rollback so the trace survives."""
-    user = acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
+    user = (
+        acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
+    )
     if not actor_label and user is not None:
         actor_label = user.get_username()
     return AuditEvent.objects.create(

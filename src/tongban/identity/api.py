@@ -29,9 +29,11 @@ class ClientScope(HttpBearer):
         valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=self.scopes)
         if not valid:
             return None
-        client = SystemClient.objects.select_related("department").filter(
-            application=oauth_request.access_token.application
-        ).first()
+        client = (
+            SystemClient.objects.select_related("department")
+            .filter(application=oauth_request.access_token.application)
+            .first()
+        )
         if client is None:
             return None
         request.system_client = client
@@ -67,8 +69,16 @@ def list_areas(request: HttpRequest) -> list[dict[str, Any]]:
 @router.get("/departments", response=list[DepartmentOut], summary="Departments of the platform")
 def list_departments(request: HttpRequest) -> list[dict[str, Any]]:
     return [
-        {"code": d.code, "name": d.name, "short_name": d.short_name, "sector": d.sector, "uscc": d.uscc,
-         "level": d.level, "area_code": d.area.code, "parent_code": d.parent.code if d.parent else None}
+        {
+            "code": d.code,
+            "name": d.name,
+            "short_name": d.short_name,
+            "sector": d.sector,
+            "uscc": d.uscc,
+            "level": d.level,
+            "area_code": d.area.code,
+            "parent_code": d.parent.code if d.parent else None,
+        }
         for d in Department.objects.filter(is_active=True).select_related("area", "parent")
     ]
 
@@ -84,8 +94,12 @@ class VerifyOut(Schema):
     reason: str | None = None
 
 
-@router.post("/persons/verify", response=VerifyOut, auth=ClientScope("identity.verify"),
-             summary="Check that a name and ID number belong to one registered person (scope identity.verify)")
+@router.post(
+    "/persons/verify",
+    response=VerifyOut,
+    auth=ClientScope("identity.verify"),
+    summary="Check that a name and ID number belong to one registered person (scope identity.verify)",
+)
 def verify_person(request: HttpRequest, payload: VerifyIn) -> VerifyOut:
     client: SystemClient = request.auth
     person, reason = None, None
@@ -98,8 +112,13 @@ def verify_person(request: HttpRequest, payload: VerifyIn) -> VerifyOut:
     matched = person is not None and person.name == payload.name.strip()
     # Every call is traced, including refused ones; the ID number is kept masked.
     audit_record(
-        event_type=AuditEventType.PERSON_VERIFIED, request=request, actor_label=client.application.client_id,
-        department=client.department, target=person,
+        event_type=AuditEventType.PERSON_VERIFIED,
+        request=request,
+        actor_label=client.application.client_id,
+        department=client.department,
+        target=person,
         extra_data={"id_number": codes.mask_id_number(number), "match": matched, "error": reason},
     )
-    return VerifyOut(match=matched, real_name_level=person.real_name_level if matched else None, reason=reason)
+    return VerifyOut(
+        match=matched, real_name_level=person.real_name_level if matched else None, reason=reason
+    )

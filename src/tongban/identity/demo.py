@@ -16,7 +16,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.core import codes
 
-from .constants import AccountType, AreaLevel, OrganisationType, OrganisationVerification, RealNameLevel, StaffRoleName
+from .constants import (
+    AccountType,
+    AreaLevel,
+    OrganisationType,
+    OrganisationVerification,
+    RealNameLevel,
+    StaffRoleName,
+)
 from .models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, User
 
 DEMO_PASSWORD = "Tongban#2026"
@@ -73,9 +80,101 @@ DISTRICT_BRANCHES = [
 DISTRICT_SLUGS = {"339902": "jc", "339903": "dh", "339904": "xg", "339921": "qs"}
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN_M = "伟 强 磊 军 洋 勇 杰 涛 明 超 斌 鹏 辉 刚 健 俊 峰 建华 志强 国庆 文博 子轩 浩然 宇航 建国 海涛 嘉豪 晨阳 思远".split()
-GIVEN_F = "芳 娜 敏 静 丽 艳 娟 霞 秀英 桂英 婷 雪 琳 欣怡 雨涵 梓萱 诗琪 佳怡 晓燕 春梅 玉兰 丹 倩 颖 慧敏 美玲 海燕 可馨 一诺 若曦".split()
-NAME_WORDS = "江南 临江 东湖 青山 海塘 梅林 望江 滨江 港湾 石门 新港 远航 瑞丰 恒信 鑫源 华泰 金桥 绿洲 天成 汇通 和顺 百味 聚福 宏达 启明 星火 长风 蓝海 云帆 锦程".split()
+GIVEN_M = [
+    "伟",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "斌",
+    "鹏",
+    "辉",
+    "刚",
+    "健",
+    "俊",
+    "峰",
+    "建华",
+    "志强",
+    "国庆",
+    "文博",
+    "子轩",
+    "浩然",
+    "宇航",
+    "建国",
+    "海涛",
+    "嘉豪",
+    "晨阳",
+    "思远",
+]
+GIVEN_F = [
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "艳",
+    "娟",
+    "霞",
+    "秀英",
+    "桂英",
+    "婷",
+    "雪",
+    "琳",
+    "欣怡",
+    "雨涵",
+    "梓萱",
+    "诗琪",
+    "佳怡",
+    "晓燕",
+    "春梅",
+    "玉兰",
+    "丹",
+    "倩",
+    "颖",
+    "慧敏",
+    "美玲",
+    "海燕",
+    "可馨",
+    "一诺",
+    "若曦",
+]
+NAME_WORDS = [
+    "江南",
+    "临江",
+    "东湖",
+    "青山",
+    "海塘",
+    "梅林",
+    "望江",
+    "滨江",
+    "港湾",
+    "石门",
+    "新港",
+    "远航",
+    "瑞丰",
+    "恒信",
+    "鑫源",
+    "华泰",
+    "金桥",
+    "绿洲",
+    "天成",
+    "汇通",
+    "和顺",
+    "百味",
+    "聚福",
+    "宏达",
+    "启明",
+    "星火",
+    "长风",
+    "蓝海",
+    "云帆",
+    "锦程",
+]
 INDUSTRIES = [
     ("餐饮管理有限公司", OrganisationType.ENTERPRISE),
     ("科技有限公司", OrganisationType.ENTERPRISE),
@@ -111,7 +210,7 @@ def demo_totp_key(username: str) -> str:
 
 class _CityBuilder:
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (demo data must be reproducible, not secret)
         self.password_hash = make_password(DEMO_PASSWORD)
         self.used_phones: set[str] = set()
         self.used_ids: set[str] = set()
@@ -119,7 +218,10 @@ class _CityBuilder:
 
     def phone(self) -> str:
         while True:
-            value = self.rng.choice(["138", "139", "150", "158", "177", "186", "189"]) + f"{self.rng.randrange(10**8):08d}"
+            value = (
+                self.rng.choice(["138", "139", "150", "158", "177", "186", "189"])
+                + f"{self.rng.randrange(10**8):08d}"
+            )
             if value not in self.used_phones:
                 self.used_phones.add(value)
                 return value
@@ -151,8 +253,12 @@ class _CityBuilder:
         result: dict[str, Department] = {}
         for suffix, name, short, sector, _prefix in CITY_DEPARTMENTS:
             result[suffix] = Department.objects.create(
-                code=f"ljs-{suffix}", name=name, short_name=short, sector=sector,
-                uscc=codes.make_uscc("1", "1", CITY_CODE, self.org_body("0")), area=areas[CITY_CODE],
+                code=f"ljs-{suffix}",
+                name=name,
+                short_name=short,
+                sector=sector,
+                uscc=codes.make_uscc("1", "1", CITY_CODE, self.org_body("0")),
+                area=areas[CITY_CODE],
                 level=AreaLevel.CITY,
             )
         for district_code in DISTRICTS:
@@ -161,9 +267,14 @@ class _CityBuilder:
                 parent = result[suffix]
                 slug = f"{DISTRICT_SLUGS[district_code]}-{suffix}"
                 result[slug] = Department.objects.create(
-                    code=slug, name=pattern.format(d=district.name), short_name=short.format(d=district.name),
-                    sector=parent.sector, uscc=codes.make_uscc("1", "1", district_code, self.org_body("0")),
-                    area=district, level=AreaLevel.COUNTY, parent=parent,
+                    code=slug,
+                    name=pattern.format(d=district.name),
+                    short_name=short.format(d=district.name),
+                    sector=parent.sector,
+                    uscc=codes.make_uscc("1", "1", district_code, self.org_body("0")),
+                    area=district,
+                    level=AreaLevel.COUNTY,
+                    parent=parent,
                 )
         return result
 
@@ -175,16 +286,27 @@ class _CityBuilder:
             birth = REFERENCE_DATE - dt.timedelta(days=age_days)
             area = self.rng.choice(DISTRICTS)
             level = self.rng.choices(list(RealNameLevel), weights=[2, 6, 2])[0]
-            people.append(Person(
-                name=self.name(male), id_number=self.id_number(area, birth, male), phone=self.phone(),
-                real_name_level=level, verified_at=timezone.now() if level > RealNameLevel.SELF_DECLARED else None,
-            ))
+            people.append(
+                Person(
+                    name=self.name(male),
+                    id_number=self.id_number(area, birth, male),
+                    phone=self.phone(),
+                    real_name_level=level,
+                    verified_at=timezone.now() if level > RealNameLevel.SELF_DECLARED else None,
+                )
+            )
         return Person.objects.bulk_create(people)
 
     def public_accounts(self, people: list[Person]) -> list[User]:
         users = [
-            User(username=p.id_number, account_type=AccountType.PUBLIC, display_name=p.name, person=p, phone=p.phone,
-                 password=self.password_hash)
+            User(
+                username=p.id_number,
+                account_type=AccountType.PUBLIC,
+                display_name=p.name,
+                person=p,
+                phone=p.phone,
+                password=self.password_hash,
+            )
             for p in people
             if (REFERENCE_DATE - p.birth_date).days >= 16 * 365
         ]
@@ -200,21 +322,32 @@ class _CityBuilder:
                 if name not in names:
                     names.add(name)
                     break
-            category = {OrganisationType.ENTERPRISE: "1", OrganisationType.INDIVIDUAL_BUSINESS: "2",
-                        OrganisationType.COOPERATIVE: "3"}[org_type]
+            category = {
+                OrganisationType.ENTERPRISE: "1",
+                OrganisationType.INDIVIDUAL_BUSINESS: "2",
+                OrganisationType.COOPERATIVE: "3",
+            }[org_type]
             district = self.rng.choice(DISTRICTS)
-            orgs.append(Organisation(
-                uscc=codes.make_uscc("9", category, district, self.org_body()), name=name, org_type=org_type,
-                legal_representative=self.rng.choice(adults), area=areas[district],
-                address=f"{areas[district].name}{self.rng.choice(NAME_WORDS)}路{self.rng.randrange(1, 300)}号",
-                established_on=REFERENCE_DATE - dt.timedelta(days=self.rng.randrange(30, 365 * 20)),
-                verification=OrganisationVerification.REGISTRY_VERIFIED,
-            ))
+            orgs.append(
+                Organisation(
+                    uscc=codes.make_uscc("9", category, district, self.org_body()),
+                    name=name,
+                    org_type=org_type,
+                    legal_representative=self.rng.choice(adults),
+                    area=areas[district],
+                    address=f"{areas[district].name}{self.rng.choice(NAME_WORDS)}路{self.rng.randrange(1, 300)}号",
+                    established_on=REFERENCE_DATE - dt.timedelta(days=self.rng.randrange(30, 365 * 20)),
+                    verification=OrganisationVerification.REGISTRY_VERIFIED,
+                )
+            )
         return Organisation.objects.bulk_create(orgs)
 
     def staff_user(self, username: str, display_name: str, *, enrol: bool = True) -> User:
         user = User.objects.create(
-            username=username, account_type=AccountType.STAFF, display_name=display_name, password=self.password_hash
+            username=username,
+            account_type=AccountType.STAFF,
+            display_name=display_name,
+            password=self.password_hash,
         )
         if enrol:
             TOTPDevice.objects.create(user=user, name="demo", key=demo_totp_key(username), confirmed=True)
@@ -254,7 +387,9 @@ def build_demo_city(*, seed: int = 20261121, people: int = 240, enterprises: int
         roles = [("data", StaffRoleName.DATA_OFFICER, "数据专员")] if suffix == "sjj" else STAFF_ROLES
         for role_slug, role, label in roles:
             username = f"{prefix}.{role_slug}"
-            user = b.staff_user(username, f"{short}{label}{b.rng.choice(SURNAMES)}{b.rng.choice(GIVEN_F + GIVEN_M)}")
+            user = b.staff_user(
+                username, f"{short}{label}{b.rng.choice(SURNAMES)}{b.rng.choice(GIVEN_F + GIVEN_M)}"
+            )
             StaffRole.objects.create(user=user, department=dept, role=role)
             b.logins.staff.append((f"{short} {label}", username, ""))
         if suffix in {"scjgj", "wjw", "rsj"}:
@@ -264,14 +399,18 @@ def build_demo_city(*, seed: int = 20261121, people: int = 240, enterprises: int
     for district_code in DISTRICTS:
         slug = f"{DISTRICT_SLUGS[district_code]}-scjgj"
         for role_slug, role, role_label in STAFF_ROLES[:3]:
-            user = b.staff_user(f"{slug.replace('-', '.')}.{role_slug}", f"{departments[slug].short_name}{role_label}")
+            user = b.staff_user(
+                f"{slug.replace('-', '.')}.{role_slug}", f"{departments[slug].short_name}{role_label}"
+            )
             StaffRole.objects.create(user=user, department=departments[slug], role=role)
 
     platform = b.staff_user("platform.admin", "平台管理员")
     platform.is_staff = True
     platform.is_superuser = True
     platform.save(update_fields=["is_staff", "is_superuser"])
-    StaffRole.objects.create(user=platform, department=departments["zwfwb"], role=StaffRoleName.PLATFORM_ADMIN)
+    StaffRole.objects.create(
+        user=platform, department=departments["zwfwb"], role=StaffRoleName.PLATFORM_ADMIN
+    )
     b.logins.staff.append(("平台管理员（含运维后台 /admin/）", "platform.admin", ""))
     newcomer = b.staff_user("gongan.xinren", "市公安局新进人员", enrol=False)
     StaffRole.objects.create(user=newcomer, department=departments["gaj"], role=StaffRoleName.INTAKE_CLERK)

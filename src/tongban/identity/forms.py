@@ -8,48 +8,71 @@ from .constants import OrganisationType
 
 class LoginForm(forms.Form):
     username = forms.CharField(
-        label=_("公民身份号码或手机号码"), max_length=40,
+        label=_("公民身份号码或手机号码"),
+        max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label=_("密码"), max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=_("密码"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 
 class StaffLoginForm(forms.Form):
     username = forms.CharField(
-        label=_("工作人员登录名"), max_length=150,
+        label=_("工作人员登录名"),
+        max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label=_("密码"), max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=_("密码"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     token = forms.CharField(
-        label=_("动态口令（6位数字）"), max_length=6, required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}),
+        label=_("动态口令（6位数字）"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}
+        ),
         help_text=_("首次登录尚未绑定验证器的，可留空，登录后按提示绑定。"),
     )
 
 
 class TokenForm(forms.Form):
     token = forms.CharField(
-        label=_("验证器显示的6位数字"), max_length=6,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        label=_("验证器显示的6位数字"),
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
 
 
 class RegisterForm(forms.Form):
-    name = forms.CharField(label=_("姓名"), max_length=60, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = forms.CharField(
+        label=_("姓名"), max_length=60, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
     id_number = forms.CharField(label=_("公民身份号码"), max_length=18, min_length=18)
     phone = forms.CharField(
-        label=_("手机号码"), max_length=11, widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"})
+        label=_("手机号码"),
+        max_length=11,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
     password = forms.CharField(
-        label=_("设置密码"), strip=False, help_text=_("至少10位，不要只用数字，不要与姓名或证件号相近。"),
+        label=_("设置密码"),
+        strip=False,
+        help_text=_("至少10位，不要只用数字，不要与姓名或证件号相近。"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
-        label=_("再次输入密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("再次输入密码"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean(self) -> dict:

@@ -31,7 +31,12 @@ class Area(models.Model):
     name = models.CharField(_("名称"), max_length=60)
     level = models.CharField(_("层级"), max_length=10, choices=AreaLevel.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("上级区划"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("上级区划"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
 
     class Meta:
@@ -51,10 +56,17 @@ class Department(models.Model):
     short_name = models.CharField(_("简称"), max_length=30)
     sector = models.CharField(_("条线"), max_length=30, help_text=_("如 公安、民政、市场监管"))
     uscc = models.CharField(_("统一社会信用代码"), max_length=18, unique=True, validators=[validate_uscc])
-    area = models.ForeignKey(Area, verbose_name=_("行政区划"), on_delete=models.PROTECT, related_name="departments")
+    area = models.ForeignKey(
+        Area, verbose_name=_("行政区划"), on_delete=models.PROTECT, related_name="departments"
+    )
     level = models.CharField(_("层级"), max_length=10, choices=AreaLevel.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("上级部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("上级部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     is_active = models.BooleanField(_("启用"), default=True)
 
@@ -72,7 +84,9 @@ class Person(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("姓名"), max_length=60)
-    id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True, validators=[validate_resident_id])
+    id_number = models.CharField(
+        _("公民身份号码"), max_length=18, unique=True, validators=[validate_resident_id]
+    )
     phone = models.CharField(_("手机号码"), max_length=20, blank=True)
     real_name_level = models.PositiveSmallIntegerField(
         _("实名认证等级"), choices=RealNameLevel.choices, default=RealNameLevel.SELF_DECLARED
@@ -135,7 +149,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     account_type = models.CharField(_("账号类型"), max_length=10, choices=AccountType.choices)
     display_name = models.CharField(_("显示名称"), max_length=60)
     person = models.OneToOneField(
-        Person, verbose_name=_("自然人"), null=True, blank=True, on_delete=models.PROTECT, related_name="account"
+        Person,
+        verbose_name=_("自然人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="account",
     )
     phone = models.CharField(_("登录手机号"), max_length=20, null=True, blank=True, unique=True)
     email = models.EmailField(_("电子邮箱"), blank=True)
@@ -184,13 +203,20 @@ class Organisation(models.Model):
     name = models.CharField(_("名称"), max_length=200)
     org_type = models.CharField(_("类型"), max_length=30, choices=OrganisationType.choices)
     legal_representative = models.ForeignKey(
-        Person, verbose_name=_("法定代表人"), on_delete=models.PROTECT, related_name="represented_organisations"
+        Person,
+        verbose_name=_("法定代表人"),
+        on_delete=models.PROTECT,
+        related_name="represented_organisations",
     )
-    area = models.ForeignKey(Area, verbose_name=_("所在区划"), null=True, blank=True, on_delete=models.PROTECT)
+    area = models.ForeignKey(
+        Area, verbose_name=_("所在区划"), null=True, blank=True, on_delete=models.PROTECT
+    )
     address = models.CharField(_("住所"), max_length=200, blank=True)
     established_on = models.DateField(_("成立日期"), null=True, blank=True)
     verification = models.CharField(
-        _("核验状态"), max_length=20, choices=OrganisationVerification.choices,
+        _("核验状态"),
+        max_length=20,
+        choices=OrganisationVerification.choices,
         default=OrganisationVerification.SELF_DECLARED,
     )
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
@@ -210,7 +236,9 @@ class OrganisationAgent(models.Model):
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("组织"), on_delete=models.CASCADE, related_name="agents"
     )
-    person = models.ForeignKey(Person, verbose_name=_("经办人"), on_delete=models.PROTECT, related_name="agencies")
+    person = models.ForeignKey(
+        Person, verbose_name=_("经办人"), on_delete=models.PROTECT, related_name="agencies"
+    )
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("授权人"), on_delete=models.PROTECT, related_name="+"
     )
@@ -223,7 +251,9 @@ class OrganisationAgent(models.Model):
         verbose_name_plural = _("经办人授权")
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "person"], condition=Q(revoked_at__isnull=True), name="one_active_agency"
+                fields=["organisation", "person"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_active_agency",
             )
         ]
 
@@ -238,14 +268,21 @@ class StaffRole(models.Model):
     """A role held by a staff account in one department; permissions follow from (role, department)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("工作人员"), on_delete=models.CASCADE, related_name="staff_roles"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("工作人员"),
+        on_delete=models.CASCADE,
+        related_name="staff_roles",
     )
     department = models.ForeignKey(
         Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="staff_roles"
     )
     role = models.CharField(_("角色"), max_length=30, choices=StaffRoleName.choices)
     granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("授权人"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("授权人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     granted_at = models.DateTimeField(_("授权时间"), default=timezone.now)
@@ -253,7 +290,9 @@ class StaffRole(models.Model):
     class Meta:
         verbose_name = _("工作人员角色")
         verbose_name_plural = _("工作人员角色")
-        constraints = [models.UniqueConstraint(fields=["user", "department", "role"], name="unique_staff_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "department", "role"], name="unique_staff_role")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.department.short_name} · {self.get_role_display()}"
@@ -263,7 +302,9 @@ class SystemClient(models.Model):
     """Another government system registered as an OAuth 2 client, owned by a department."""
 
     application = models.OneToOneField(
-        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, verbose_name=_("OAuth 应用"), on_delete=models.CASCADE,
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        verbose_name=_("OAuth 应用"),
+        on_delete=models.CASCADE,
         related_name="system_client",
     )
     department = models.ForeignKey(

@@ -54,8 +54,11 @@ class TongbanOAuth2Validator(OAuth2Validator):
         if person is not None:
             # Organisations the person may act for now (legal representative or valid agent).
             claims["organisations"] = [
-                {"uscc": org.uscc, "name": org.name,
-                 "role": "legal_representative" if org.legal_representative_id == person.pk else "agent"}
+                {
+                    "uscc": org.uscc,
+                    "name": org.name,
+                    "role": "legal_representative" if org.legal_representative_id == person.pk else "agent",
+                }
                 for org in organisations_for(user)
             ]
         phone = user.phone or (person.phone if person else "")
@@ -64,7 +67,9 @@ class TongbanOAuth2Validator(OAuth2Validator):
             claims["phone_number_verified"] = False
         return claims
 
-    def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Any, *a: Any, **kw: Any) -> bool:
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Any, request: Any, *a: Any, **kw: Any
+    ) -> bool:
         if not super().validate_scopes(client_id, scopes, client, request, *a, **kw):
             return False
         profile = SystemClient.objects.filter(application=client).first()

@@ -15,9 +15,11 @@ def organisations_for(user: User) -> QuerySet[Organisation]:
     if user.person_id is None:
         return Organisation.objects.none()
     today = timezone.localdate()
-    agent_orgs = OrganisationAgent.objects.filter(
-        person_id=user.person_id, revoked_at__isnull=True
-    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today)).values("organisation_id")
+    agent_orgs = (
+        OrganisationAgent.objects.filter(person_id=user.person_id, revoked_at__isnull=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .values("organisation_id")
+    )
     return Organisation.objects.filter(
         Q(legal_representative_id=user.person_id) | Q(pk__in=agent_orgs)
     ).order_by("name")
@@ -62,7 +64,9 @@ def departments_where(user: User, perm: Perm) -> QuerySet[Department]:
 
 
 def staff_roles_of(user: User) -> QuerySet[StaffRole]:
-    return StaffRole.objects.filter(user=user).select_related("department").order_by("department__name", "role")
+    return (
+        StaffRole.objects.filter(user=user).select_related("department").order_by("department__name", "role")
+    )
 
 
 def department_staff(department: Department) -> QuerySet[StaffRole]:

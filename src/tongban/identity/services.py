@@ -69,7 +69,9 @@ def person_register(
     number = _parse_id_number(id_number)
     phone = _clean_phone(phone)
     if User.objects.filter(username=number).exists():
-        raise IdentityError(_("该公民身份号码已注册账号，请直接登录或找回密码。"), field="id_number", code="duplicate")
+        raise IdentityError(
+            _("该公民身份号码已注册账号，请直接登录或找回密码。"), field="id_number", code="duplicate"
+        )
     if User.objects.filter(phone=phone).exists():
         raise IdentityError(_("该手机号码已绑定其他账号。"), field="phone", code="duplicate")
     person = Person.objects.filter(id_number=number).first()
@@ -125,8 +127,13 @@ def organisation_register(
     if Organisation.objects.filter(uscc=code).exists():
         raise IdentityError(_("该统一社会信用代码已登记。"), field="uscc", code="duplicate")
     org = Organisation(
-        uscc=code, name=name, org_type=org_type, legal_representative=acting_user.person, area=area,
-        address=address.strip(), established_on=established_on,
+        uscc=code,
+        name=name,
+        org_type=org_type,
+        legal_representative=acting_user.person,
+        area=area,
+        address=address.strip(),
+        established_on=established_on,
     )
     org.full_clean()
     try:
@@ -135,7 +142,10 @@ def organisation_register(
     except IntegrityError:
         raise IdentityError(_("该统一社会信用代码已登记。"), field="uscc", code="duplicate") from None
     audit_record(
-        event_type=AuditEventType.ORG_REGISTERED, acting_user=acting_user, request=request, target=org,
+        event_type=AuditEventType.ORG_REGISTERED,
+        acting_user=acting_user,
+        request=request,
+        target=org,
         extra_data={"uscc": code},
     )
     return org
@@ -158,27 +168,41 @@ def agent_grant(
     name = _clean_name(name)
     person = Person.objects.filter(id_number=number, name=name).first()
     if person is None or not hasattr(person, "account"):
-        raise IdentityError(_("未找到姓名与公民身份号码一致的注册用户，请经办人先注册账号。"), field="id_number")
+        raise IdentityError(
+            _("未找到姓名与公民身份号码一致的注册用户，请经办人先注册账号。"), field="id_number"
+        )
     if person.pk == organisation.legal_representative_id:
         raise IdentityError(_("法定代表人无需授权即可办理。"), field="id_number")
     if valid_until is not None and valid_until < timezone.localdate():
         raise IdentityError(_("授权有效期不能早于今天。"), field="valid_until")
-    if OrganisationAgent.objects.filter(organisation=organisation, person=person, revoked_at__isnull=True).exists():
+    if OrganisationAgent.objects.filter(
+        organisation=organisation, person=person, revoked_at__isnull=True
+    ).exists():
         raise IdentityError(_("该人员已是本组织的经办人。"), field="id_number", code="duplicate")
     agent = OrganisationAgent.objects.create(
         organisation=organisation, person=person, granted_by=acting_user, valid_until=valid_until
     )
     audit_record(
-        event_type=AuditEventType.AGENT_GRANTED, acting_user=acting_user, request=request, target=agent,
-        extra_data={"organisation": organisation.uscc, "agent": person.masked_id_number,
-                    "valid_until": valid_until.isoformat() if valid_until else None},
+        event_type=AuditEventType.AGENT_GRANTED,
+        acting_user=acting_user,
+        request=request,
+        target=agent,
+        extra_data={
+            "organisation": organisation.uscc,
+            "agent": person.masked_id_number,
+            "valid_until": valid_until.isoformat() if valid_until else None,
+        },
     )
     return agent
 
 
 @transaction.atomic(durable=True)
 def agent_revoke(*, acting_user: User, agent: OrganisationAgent, request: HttpRequest | None = None) -> None:
-    agent = OrganisationAgent.objects.select_for_update().select_related("organisation", "person").get(pk=agent.pk)
+    agent = (
+        OrganisationAgent.objects.select_for_update()
+        .select_related("organisation", "person")
+        .get(pk=agent.pk)
+    )
     if acting_user.person_id is None or agent.organisation.legal_representative_id != acting_user.person_id:
         raise NotPermitted(_("只有法定代表人可以撤销经办人授权。"))
     if agent.revoked_at is not None:
@@ -186,22 +210,33 @@ def agent_revoke(*, acting_user: User, agent: OrganisationAgent, request: HttpRe
     agent.revoked_at = timezone.now()
     agent.save(update_fields=["revoked_at"])
     audit_record(
-        event_type=AuditEventType.AGENT_REVOKED, acting_user=acting_user, request=request, target=agent,
+        event_type=AuditEventType.AGENT_REVOKED,
+        acting_user=acting_user,
+        request=request,
+        target=agent,
         extra_data={"organisation": agent.organisation.uscc, "agent": agent.person.masked_id_number},
     )
 
 
-def acting_switch(*, user: User, organisation: Organisation | None, request: HttpRequest | None = None) -> None:
+def acting_switch(
+    *, user: User, organisation: Organisation | None, request: HttpRequest | None = None
+) -> None:
     """Check that the user may act for the organisation (None: for themself) and record the switch.
     The caller stores the choice in the session; the middleware re-checks it on every request."""
     if organisation is not None and not selectors.can_act_for(user, organisation):
         audit_record(
-            event_type=AuditEventType.ACTING_SWITCHED, acting_user=user, request=request, target=organisation,
+            event_type=AuditEventType.ACTING_SWITCHED,
+            acting_user=user,
+            request=request,
+            target=organisation,
             outcome=AuditOutcome.FAILURE,
         )
         raise NotPermitted(_("您不是该组织的法定代表人或有效经办人。"))
     audit_record(
-        event_type=AuditEventType.ACTING_SWITCHED, acting_user=user, request=request, target=organisation,
+        event_type=AuditEventType.ACTING_SWITCHED,
+        acting_user=user,
+        request=request,
+        target=organisation,
         extra_data={"organisation": organisation.uscc if organisation else None},
     )
 
@@ -214,21 +249,31 @@ def require_perm(
     if acting_user is not None and selectors.staff_has_perm(acting_user, perm, department):
         return
     audit_record(
-        event_type=AuditEventType.PERMISSION_DENIED, acting_user=acting_user, request=request,
-        department=department, outcome=AuditOutcome.FAILURE, extra_data={"action": action, "perm": str(perm)},
+        event_type=AuditEventType.PERMISSION_DENIED,
+        acting_user=acting_user,
+        request=request,
+        department=department,
+        outcome=AuditOutcome.FAILURE,
+        extra_data={"action": action, "perm": str(perm)},
     )
     raise NotPermitted(_("您在“%(dept)s”没有执行此操作的权限。") % {"dept": department.name})
 
 
 def role_grant(
-    *, acting_user: User, staff_user: User, department: Department, role: str, request: HttpRequest | None = None
+    *,
+    acting_user: User,
+    staff_user: User,
+    department: Department,
+    role: str,
+    request: HttpRequest | None = None,
 ) -> StaffRole:
     if role not in StaffRoleName.values:
         raise IdentityError(_("角色不存在。"), field="role")
     perm_needed = Perm.PLATFORM_MANAGE if role in PLATFORM_ONLY_ROLES else Perm.STAFF_MANAGE
     require_perm(acting_user, perm_needed, department, request=request, action="role_grant")
-    return _role_grant(acting_user=acting_user, staff_user=staff_user, department=department, role=role,
-                       request=request)
+    return _role_grant(
+        acting_user=acting_user, staff_user=staff_user, department=department, role=role, request=request
+    )
 
 
 @transaction.atomic(durable=True)
@@ -242,8 +287,12 @@ def _role_grant(
     )
     if created:
         audit_record(
-            event_type=AuditEventType.ROLE_GRANTED, acting_user=acting_user, request=request, target=staff_user,
-            department=department, extra_data={"role": role, "staff": staff_user.username},
+            event_type=AuditEventType.ROLE_GRANTED,
+            acting_user=acting_user,
+            request=request,
+            target=staff_user,
+            department=department,
+            extra_data={"role": role, "staff": staff_user.username},
         )
     return staff_role
 
@@ -252,7 +301,8 @@ def role_revoke(*, acting_user: User, staff_role: StaffRole, request: HttpReques
     perm_needed = Perm.PLATFORM_MANAGE if staff_role.role in PLATFORM_ONLY_ROLES else Perm.STAFF_MANAGE
     require_perm(acting_user, perm_needed, staff_role.department, request=request, action="role_revoke")
     if staff_role.user_id == acting_user.pk and staff_role.role in (
-        StaffRoleName.DEPARTMENT_ADMIN, StaffRoleName.PLATFORM_ADMIN
+        StaffRoleName.DEPARTMENT_ADMIN,
+        StaffRoleName.PLATFORM_ADMIN,
     ):
         raise IdentityError(_("不能撤销自己的管理员角色，请由其他管理员操作。"))
     _role_revoke(acting_user=acting_user, staff_role=staff_role, request=request)
@@ -263,8 +313,11 @@ def _role_revoke(*, acting_user: User, staff_role: StaffRole, request: HttpReque
     deleted, _count = StaffRole.objects.filter(pk=staff_role.pk).delete()
     if deleted:
         audit_record(
-            event_type=AuditEventType.ROLE_REVOKED, acting_user=acting_user, request=request,
-            target=staff_role.user, department=staff_role.department,
+            event_type=AuditEventType.ROLE_REVOKED,
+            acting_user=acting_user,
+            request=request,
+            target=staff_role.user,
+            department=staff_role.department,
             extra_data={"role": staff_role.role, "staff": staff_role.user.username},
         )
 
@@ -283,8 +336,16 @@ def staff_create(
     """A staff account with its roles. ``acting_user`` None only for set-up commands (demo, bootstrap)."""
     if acting_user is not None:
         require_perm(acting_user, Perm.STAFF_MANAGE, department, request=request, action="staff_create")
-    return _staff_create(acting_user=acting_user, username=username, display_name=display_name, password=password,
-                         department=department, roles=roles, phone=phone, request=request)
+    return _staff_create(
+        acting_user=acting_user,
+        username=username,
+        display_name=display_name,
+        password=password,
+        department=department,
+        roles=roles,
+        phone=phone,
+        request=request,
+    )
 
 
 @transaction.atomic(durable=True)
@@ -304,16 +365,24 @@ def _staff_create(
         raise IdentityError(_("登录名只能包含字母、数字、点和下划线。"), field="username")
     if User.objects.filter(username=username).exists():
         raise IdentityError(_("该登录名已被使用。"), field="username", code="duplicate")
-    user = User(username=username, account_type=AccountType.STAFF, display_name=_clean_name(display_name),
-                phone=phone or None)
+    user = User(
+        username=username,
+        account_type=AccountType.STAFF,
+        display_name=_clean_name(display_name),
+        phone=phone or None,
+    )
     _validate_password(password, user)
     user.set_password(password)
     user.save()
     for role in roles:
         StaffRole.objects.create(user=user, department=department, role=role, granted_by=acting_user)
         audit_record(
-            event_type=AuditEventType.ROLE_GRANTED, acting_user=acting_user, request=request, target=user,
-            department=department, extra_data={"role": role, "staff": username},
+            event_type=AuditEventType.ROLE_GRANTED,
+            acting_user=acting_user,
+            request=request,
+            target=user,
+            department=department,
+            extra_data={"role": role, "staff": username},
         )
     return user
 
@@ -340,7 +409,9 @@ def totp_enrol_confirm(*, user: User, token: str, request: HttpRequest | None = 
         raise IdentityError(_("动态口令不正确，请查看验证器中最新的6位数字。"), field="token")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    audit_record(event_type=AuditEventType.SECOND_FACTOR_ENROLLED, acting_user=user, request=request, target=user)
+    audit_record(
+        event_type=AuditEventType.SECOND_FACTOR_ENROLLED, acting_user=user, request=request, target=user
+    )
     return device
 
 
@@ -348,7 +419,9 @@ def password_reset_request(*, identifier: str, request: HttpRequest) -> None:
     """Send a reset link to the account's phone (SMS channel). Says nothing about whether it exists."""
     user = find_account(identifier, AccountType.PUBLIC)
     audit_record(
-        event_type=AuditEventType.PASSWORD_RESET_REQUESTED, acting_user=user, request=request,
+        event_type=AuditEventType.PASSWORD_RESET_REQUESTED,
+        acting_user=user,
+        request=request,
         actor_label=codes.mask_login_identifier(identifier),
         outcome=AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE,
     )
@@ -360,7 +433,9 @@ def password_reset_request(*, identifier: str, request: HttpRequest) -> None:
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
     send_sms(
         phone=user.phone,
-        text=_("【通办】您正在重置密码，请在%(minutes)d分钟内打开链接设置新密码：%(link)s 如非本人操作请忽略。")
+        text=_(
+            "【通办】您正在重置密码，请在%(minutes)d分钟内打开链接设置新密码：%(link)s 如非本人操作请忽略。"
+        )
         % {"minutes": minutes, "link": link},
     )
 
@@ -379,7 +454,9 @@ def system_client_create(
 ) -> tuple[SystemClient, str]:
     """Register another government system as an OAuth 2 client of ``department``.
     Returns the client and its secret, which is stored hashed and shown only this once."""
-    if acting_user is not None and not selectors.staff_has_perm(acting_user, Perm.PLATFORM_MANAGE, department):
+    if acting_user is not None and not selectors.staff_has_perm(
+        acting_user, Perm.PLATFORM_MANAGE, department
+    ):
         raise NotPermitted(_("只有平台管理员可以创建系统接入客户端。"))
     known = set(settings.OAUTH2_PROVIDER_SCOPES)
     unknown = sorted(set(scopes) - known)
@@ -391,22 +468,36 @@ def system_client_create(
         if "openid" not in scopes:
             raise IdentityError(_("单点登录客户端必须包含 openid 权限范围。"), field="scopes")
         if trusted and "id_number" in scopes:
-            raise IdentityError(_("可获取公民身份号码的客户端必须经用户逐次同意，不能设为免授权。"), field="scopes")
+            raise IdentityError(
+                _("可获取公民身份号码的客户端必须经用户逐次同意，不能设为免授权。"), field="scopes"
+            )
     elif grant_type != Application.GRANT_CLIENT_CREDENTIALS:
         raise IdentityError(_("不支持的授权方式。"), field="grant_type")
     secret = generate_client_secret()
     application = Application(
-        name=name.strip(), client_type=Application.CLIENT_CONFIDENTIAL, authorization_grant_type=grant_type,
-        redirect_uris=" ".join(redirect_uris or []), client_secret=secret, skip_authorization=trusted,
+        name=name.strip(),
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=grant_type,
+        redirect_uris=" ".join(redirect_uris or []),
+        client_secret=secret,
+        skip_authorization=trusted,
         algorithm=Application.RS256_ALGORITHM if grant_type == Application.GRANT_AUTHORIZATION_CODE else "",
     )
     application.full_clean()
     application.save()
-    client = SystemClient.objects.create(application=application, department=department,
-                                         allowed_scopes=" ".join(sorted(set(scopes))))
+    client = SystemClient.objects.create(
+        application=application, department=department, allowed_scopes=" ".join(sorted(set(scopes)))
+    )
     audit_record(
-        event_type=AuditEventType.CLIENT_CREATED, acting_user=acting_user, request=request, target=client,
-        department=department, extra_data={"client_id": application.client_id, "scopes": client.allowed_scopes,
-                                           "grant_type": grant_type},
+        event_type=AuditEventType.CLIENT_CREATED,
+        acting_user=acting_user,
+        request=request,
+        target=client,
+        department=department,
+        extra_data={
+            "client_id": application.client_id,
+            "scopes": client.allowed_scopes,
+            "grant_type": grant_type,
+        },
     )
     return client, secret

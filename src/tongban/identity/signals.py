@@ -26,11 +26,16 @@ def _logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: A
 
 
 @receiver(user_login_failed)
-def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     # Log the normalised identifier (never the password); ID numbers are masked.
     label = mask_login_identifier(axes_username(request, credentials))
     audit_record(
-        event_type=AuditEventType.LOGIN_FAILED, request=request, actor_label=label, outcome=AuditOutcome.FAILURE,
+        event_type=AuditEventType.LOGIN_FAILED,
+        request=request,
+        actor_label=label,
+        outcome=AuditOutcome.FAILURE,
         extra_data={"reason": credentials.get("reason", "credentials")},
     )
 

@@ -9,7 +9,11 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("register/", views.register_view, name="register"),
     path("password/reset/", views.password_reset_view, name="password_reset"),
-    path("password/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
     path("account/", views.account_view, name="account"),
     path("account/acting/", views.acting_switch_view, name="acting_switch"),

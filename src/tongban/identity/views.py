@@ -69,16 +69,23 @@ def _login_throttled(request: HttpRequest) -> bool:
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
 
-def lockout_response(request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
     """django-axes calls this when an account is locked."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(
-        request, "identity/locked.html", {"minutes": minutes}, status=429,
+        request,
+        "identity/locked.html",
+        {"minutes": minutes},
+        status=429,
     )
 
 
@@ -90,7 +97,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return render(request, "identity/login.html", {"form": form}, status=429)
         if form.is_valid():
             user = authenticate(
-                request, username=form.cleaned_data["username"], password=form.cleaned_data["password"],
+                request,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
                 account_type=AccountType.PUBLIC,
             )
             if user is not None:
@@ -115,14 +124,19 @@ def register_view(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 user = services.person_register(
-                    name=form.cleaned_data["name"], id_number=form.cleaned_data["id_number"],
-                    phone=form.cleaned_data["phone"], password=form.cleaned_data["password"], request=request,
+                    name=form.cleaned_data["name"],
+                    id_number=form.cleaned_data["id_number"],
+                    phone=form.cleaned_data["phone"],
+                    password=form.cleaned_data["password"],
+                    request=request,
                 )
             except IdentityError as exc:
                 _form_error(form, exc)
             else:
                 login(request, user, backend="tongban.identity.backends.AccountBackend")
-                messages.success(request, _("注册成功。您的实名等级为“自行填报”，办理部分事项前需进一步核验。"))
+                messages.success(
+                    request, _("注册成功。您的实名等级为“自行填报”，办理部分事项前需进一步核验。")
+                )
                 return redirect("identity:account")
     return render(request, "identity/register.html", {"form": form})
 
@@ -136,7 +150,10 @@ def staff_login_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             username = form.cleaned_data["username"].strip().lower()
             user = authenticate(
-                request, username=username, password=form.cleaned_data["password"], account_type=AccountType.STAFF
+                request,
+                username=username,
+                password=form.cleaned_data["password"],
+                account_type=AccountType.STAFF,
             )
             if user is not None:
                 device = services.totp_device_for(user)
@@ -151,7 +168,9 @@ def staff_login_view(request: HttpRequest) -> HttpResponse:
                     return redirect(_safe_next(request, reverse("identity:staff_home")))
                 # A wrong second factor counts towards the account's lockout like a wrong password.
                 user_login_failed.send(
-                    sender=__name__, credentials={"username": username, "reason": "second_factor"}, request=request
+                    sender=__name__,
+                    credentials={"username": username, "reason": "second_factor"},
+                    request=request,
                 )
                 if getattr(request, "axes_locked_out", False):
                     return lockout_response(request)
@@ -194,7 +213,9 @@ def _base32(key: bytes) -> str:
     return base64.b32encode(key).decode().rstrip("=")
 
 
-def staff_required(perm: Perm | None = None) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def staff_required(
+    perm: Perm | None = None,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Staff pages need a staff account that passed the second factor, and optionally a permission."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -228,8 +249,12 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        audit_record(event_type=AuditEventType.PASSWORD_RESET, acting_user=self.user, request=self.request,
-                     target=self.user)
+        audit_record(
+            event_type=AuditEventType.PASSWORD_RESET,
+            acting_user=self.user,
+            request=self.request,
+            target=self.user,
+        )
         messages.success(self.request, _("密码已重置，请用新密码登录。"))
         return response
 
@@ -240,8 +265,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        audit_record(event_type=AuditEventType.PASSWORD_CHANGED, acting_user=self.request.user,
-                     request=self.request, target=self.request.user)
+        audit_record(
+            event_type=AuditEventType.PASSWORD_CHANGED,
+            acting_user=self.request.user,
+            request=self.request,
+            target=self.request.user,
+        )
         messages.success(self.request, _("密码已修改。"))
         return response
 
@@ -253,11 +282,19 @@ def account_view(request: HttpRequest) -> HttpResponse:
         return redirect("identity:staff_home")
     orgs = list(selectors.organisations_for(user))
     represented = [
-        (org, list(selectors.active_agents(org))) for org in orgs if org.legal_representative_id == user.person_id
+        (org, list(selectors.active_agents(org)))
+        for org in orgs
+        if org.legal_representative_id == user.person_id
     ]
-    return render(request, "identity/account.html", {
-        "person": user.person, "organisations": orgs, "represented": represented,
-    })
+    return render(
+        request,
+        "identity/account.html",
+        {
+            "person": user.person,
+            "organisations": orgs,
+            "represented": represented,
+        },
+    )
 
 
 @login_required
@@ -287,7 +324,9 @@ def organisation_register_view(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            org = services.organisation_register(acting_user=request.user, request=request, **form.cleaned_data)
+            org = services.organisation_register(
+                acting_user=request.user, request=request, **form.cleaned_data
+            )
         except IdentityError as exc:
             _form_error(form, exc)
         else:
@@ -302,7 +341,9 @@ def agent_grant_view(request: HttpRequest, org_uuid: str) -> HttpResponse:
     form = AgentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.agent_grant(acting_user=request.user, organisation=org, request=request, **form.cleaned_data)
+            services.agent_grant(
+                acting_user=request.user, organisation=org, request=request, **form.cleaned_data
+            )
         except IdentityError as exc:
             _form_error(form, exc)
         else:
@@ -328,21 +369,34 @@ def agent_revoke_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 def staff_home_view(request: HttpRequest) -> HttpResponse:
     roles = list(selectors.staff_roles_of(request.user))
     manageable = selectors.departments_where(request.user, Perm.STAFF_MANAGE).order_by("area__code", "name")
-    return render(request, "identity/staff_home.html", {
-        "roles": roles, "manageable": manageable,
-        "can_audit": selectors.departments_where(request.user, Perm.AUDIT_VIEW).exists(),
-    })
+    return render(
+        request,
+        "identity/staff_home.html",
+        {
+            "roles": roles,
+            "manageable": manageable,
+            "can_audit": selectors.departments_where(request.user, Perm.AUDIT_VIEW).exists(),
+        },
+    )
 
 
 @staff_required()
 def department_staff_view(request: HttpRequest, code: str) -> HttpResponse:
     department = get_object_or_404(Department, code=code)
     if not selectors.staff_has_perm(request.user, Perm.STAFF_MANAGE, department):
-        audit_record(event_type=AuditEventType.PERMISSION_DENIED, acting_user=request.user, request=request,
-                     department=department, outcome=AuditOutcome.FAILURE, extra_data={"page": "department_staff"})
+        audit_record(
+            event_type=AuditEventType.PERMISSION_DENIED,
+            acting_user=request.user,
+            request=request,
+            department=department,
+            outcome=AuditOutcome.FAILURE,
+            extra_data={"page": "department_staff"},
+        )
         return render(request, "403.html", status=403)
     is_platform = selectors.staff_has_perm(request.user, Perm.PLATFORM_MANAGE, None)
-    grantable = [(v, label) for v, label in StaffRoleName.choices if is_platform or v not in PLATFORM_ONLY_ROLES]
+    grantable = [
+        (v, label) for v, label in StaffRoleName.choices if is_platform or v not in PLATFORM_ONLY_ROLES
+    ]
     form = RoleGrantForm(request.POST or None, roles=grantable)
     if request.method == "POST" and form.is_valid():
         staff_user = User.objects.filter(
@@ -352,16 +406,27 @@ def department_staff_view(request: HttpRequest, code: str) -> HttpResponse:
             form.add_error("username", _("没有这个工作人员账号。"))
         else:
             try:
-                services.role_grant(acting_user=request.user, staff_user=staff_user, department=department,
-                                    role=form.cleaned_data["role"], request=request)
+                services.role_grant(
+                    acting_user=request.user,
+                    staff_user=staff_user,
+                    department=department,
+                    role=form.cleaned_data["role"],
+                    request=request,
+                )
             except IdentityError as exc:
                 _form_error(form, exc)
             else:
                 messages.success(request, _("已授予角色。"))
                 return redirect("identity:department_staff", code=department.code)
-    return render(request, "identity/department_staff.html", {
-        "department": department, "staff_roles": selectors.department_staff(department), "form": form,
-    })
+    return render(
+        request,
+        "identity/department_staff.html",
+        {
+            "department": department,
+            "staff_roles": selectors.department_staff(department),
+            "form": form,
+        },
+    )
 
 
 @staff_required()
@@ -389,9 +454,15 @@ def audit_log_view(request: HttpRequest) -> HttpResponse:
     if event_type:
         events = events.filter(event_type=event_type)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "identity/audit_log.html", {
-        "page": page, "event_types": AuditEventType.choices, "event_type": event_type,
-    })
+    return render(
+        request,
+        "identity/audit_log.html",
+        {
+            "page": page,
+            "event_types": AuditEventType.choices,
+            "event_type": event_type,
+        },
+    )
 
 
 class ConsentAuthorizationView(AuthorizationView):
@@ -402,8 +473,13 @@ class ConsentAuthorizationView(AuthorizationView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         audit_record(
-            event_type=AuditEventType.OIDC_CONSENT, acting_user=self.request.user, request=self.request,
+            event_type=AuditEventType.OIDC_CONSENT,
+            acting_user=self.request.user,
+            request=self.request,
             outcome=AuditOutcome.SUCCESS if form.cleaned_data.get("allow") else AuditOutcome.FAILURE,
-            extra_data={"client_id": form.cleaned_data.get("client_id"), "scope": form.cleaned_data.get("scope")},
+            extra_data={
+                "client_id": form.cleaned_data.get("client_id"),
+                "scope": form.cleaned_data.get("scope"),
+            },
         )
         return response

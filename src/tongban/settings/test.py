@@ -10,8 +10,8 @@ from pathlib import Path
 os.environ.setdefault("TONGBAN_DATA_DIR", tempfile.mkdtemp(prefix="tongban-test-"))
 os.environ.setdefault("TONGBAN_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 
-from .demo import *  # noqa: E402, F403
-from .demo import DATA_DIR  # noqa: E402
+from .demo import *  # noqa: F403
+from .demo import DATA_DIR
 
 # Argon2 is exercised by its own test; the rest of the suite hashes fast.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -4,32 +4,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='时间')),
-                ('event_type', models.CharField(choices=[('login', '登录'), ('login_failed', '登录失败'), ('logout', '退出登录'), ('locked_out', '账号锁定'), ('second_factor_failed', '动态口令错误'), ('second_factor_enrolled', '绑定动态口令'), ('registered', '注册账号'), ('password_changed', '修改密码'), ('password_reset_requested', '申请重置密码'), ('password_reset', '重置密码'), ('role_granted', '授予角色'), ('role_revoked', '撤销角色'), ('org_registered', '登记组织'), ('agent_granted', '授权经办人'), ('agent_revoked', '撤销经办人'), ('acting_switched', '切换办事身份'), ('oidc_consent', '单点登录授权'), ('client_created', '创建系统接入客户端'), ('permission_denied', '越权访问被拒绝'), ('person_verified', '核验公民身份')], db_index=True, max_length=40, verbose_name='事件')),
-                ('outcome', models.CharField(choices=[('success', '成功'), ('failure', '失败')], default='success', max_length=10, verbose_name='结果')),
-                ('actor_label', models.CharField(blank=True, max_length=150, verbose_name='操作人标识')),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='来源地址')),
-                ('user_agent', models.CharField(blank=True, max_length=300, verbose_name='客户端')),
-                ('request_id', models.CharField(blank=True, max_length=64, verbose_name='请求编号')),
-                ('target_type', models.CharField(blank=True, max_length=60, verbose_name='对象类型')),
-                ('target_id', models.CharField(blank=True, max_length=64, verbose_name='对象标识')),
-                ('extra_data', models.JSONField(blank=True, default=dict, verbose_name='详情')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, verbose_name="时间")),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("login", "登录"),
+                            ("login_failed", "登录失败"),
+                            ("logout", "退出登录"),
+                            ("locked_out", "账号锁定"),
+                            ("second_factor_failed", "动态口令错误"),
+                            ("second_factor_enrolled", "绑定动态口令"),
+                            ("registered", "注册账号"),
+                            ("password_changed", "修改密码"),
+                            ("password_reset_requested", "申请重置密码"),
+                            ("password_reset", "重置密码"),
+                            ("role_granted", "授予角色"),
+                            ("role_revoked", "撤销角色"),
+                            ("org_registered", "登记组织"),
+                            ("agent_granted", "授权经办人"),
+                            ("agent_revoked", "撤销经办人"),
+                            ("acting_switched", "切换办事身份"),
+                            ("oidc_consent", "单点登录授权"),
+                            ("client_created", "创建系统接入客户端"),
+                            ("permission_denied", "越权访问被拒绝"),
+                            ("person_verified", "核验公民身份"),
+                        ],
+                        db_index=True,
+                        max_length=40,
+                        verbose_name="事件",
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "成功"), ("failure", "失败")],
+                        default="success",
+                        max_length=10,
+                        verbose_name="结果",
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=150, verbose_name="操作人标识")),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True, verbose_name="来源地址")),
+                ("user_agent", models.CharField(blank=True, max_length=300, verbose_name="客户端")),
+                ("request_id", models.CharField(blank=True, max_length=64, verbose_name="请求编号")),
+                ("target_type", models.CharField(blank=True, max_length=60, verbose_name="对象类型")),
+                ("target_id", models.CharField(blank=True, max_length=64, verbose_name="对象标识")),
+                ("extra_data", models.JSONField(blank=True, default=dict, verbose_name="详情")),
             ],
             options={
-                'verbose_name': '审计记录',
-                'verbose_name_plural': '审计记录',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "审计记录",
+                "verbose_name_plural": "审计记录",
+                "ordering": ["-at", "-id"],
             },
         ),
     ]

@@ -18,7 +18,9 @@ _org_seq = itertools.count(1)
 
 def _next_id_number() -> str:
     n = next(_id_seq)
-    return codes.make_resident_id("339902", dt.date(1980, 1, 1) + dt.timedelta(days=n // 400), n % 400 * 2 + 1)
+    return codes.make_resident_id(
+        "339902", dt.date(1980, 1, 1) + dt.timedelta(days=n // 400), n % 400 * 2 + 1
+    )
 
 
 def _next_uscc(authority: str = "9", category: str = "1") -> str:

@@ -33,8 +33,11 @@ def discovery(live_server):
 @pytest.fixture
 def sso_client():
     client, secret = system_client_create(
-        acting_user=None, department=DepartmentFactory(), name="不动产登记系统",
-        scopes=["openid", "profile", "phone", "id_number", "organisation"], grant_type="authorization-code",
+        acting_user=None,
+        department=DepartmentFactory(),
+        name="不动产登记系统",
+        scopes=["openid", "profile", "phone", "id_number", "organisation"],
+        grant_type="authorization-code",
         redirect_uris=[REDIRECT],
     )
     return client.application.client_id, secret
@@ -46,8 +49,13 @@ def browser_login(live_server, user):
     browser.get(f"{live_server.url}/login/", timeout=10)
     response = browser.post(
         f"{live_server.url}/login/",
-        data={"username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        allow_redirects=False, timeout=10,
+        data={
+            "username": user.username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        allow_redirects=False,
+        timeout=10,
     )
     assert response.status_code == 302
     return browser
@@ -61,20 +69,28 @@ def consent(browser, authorize_url, allow=True):
     fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
     if allow:
         fields["allow"] = "Authorize"
-    response = browser.post(authorize_url, data=fields, allow_redirects=False,
-                            headers={"Referer": authorize_url}, timeout=10)
+    response = browser.post(
+        authorize_url, data=fields, allow_redirects=False, headers={"Referer": authorize_url}, timeout=10
+    )
     assert response.status_code == 302, response.text[:500]
     return html, response.headers["Location"]
 
 
 def start(discovery, sso_client, scope, **kwargs):
     client_id, secret = sso_client
-    session = OAuth2Session(client_id, secret, scope=scope, redirect_uri=REDIRECT,
-                            code_challenge_method="S256", token_endpoint_auth_method="client_secret_post")
+    session = OAuth2Session(
+        client_id,
+        secret,
+        scope=scope,
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_post",
+    )
     verifier = generate_token(48)
     nonce = generate_token(16)
-    url, state = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier,
-                                                  nonce=nonce, **kwargs)
+    url, state = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **kwargs
+    )
     return session, url, verifier, nonce, state
 
 
@@ -99,8 +115,9 @@ def test_authorization_code_flow_with_pkce_and_id_number_consent(live_server, di
     query = parse_qs(urlparse(location).query)
     assert location.startswith(REDIRECT) and query["state"] == [state]
 
-    token = session.fetch_token(discovery["token_endpoint"], authorization_response=location,
-                                code_verifier=verifier)
+    token = session.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+    )
     claims = decode_id_token(discovery, token, sso_client[0], nonce)
     assert claims["sub"] == str(user.uuid)
     assert claims["name"] == user.display_name
@@ -112,10 +129,13 @@ def test_authorization_code_flow_with_pkce_and_id_number_consent(live_server, di
     assert AuditEvent.objects.filter(event_type=AuditEventType.OIDC_CONSENT, actor=user).count() == 1
 
     # The code works once: a replay is refused.
-    replay = OAuth2Session(sso_client[0], sso_client[1], redirect_uri=REDIRECT,
-                           token_endpoint_auth_method="client_secret_post")
+    replay = OAuth2Session(
+        sso_client[0], sso_client[1], redirect_uri=REDIRECT, token_endpoint_auth_method="client_secret_post"
+    )
     with pytest.raises(OAuthError) as err:
-        replay.fetch_token(discovery["token_endpoint"], authorization_response=location, code_verifier=verifier)
+        replay.fetch_token(
+            discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+        )
     assert err.value.error == "invalid_grant"
 
 
@@ -124,7 +144,9 @@ def test_id_number_is_not_released_without_its_scope(live_server, discovery, sso
     browser = browser_login(live_server, user)
     session, url, verifier, nonce, _ = start(discovery, sso_client, "openid profile")
     _, location = consent(browser, url)
-    token = session.fetch_token(discovery["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    token = session.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+    )
     claims = decode_id_token(discovery, token, sso_client[0], nonce)
     assert "id_number" not in claims and "phone_number" not in claims
     assert "id_number" not in session.get(discovery["userinfo_endpoint"], timeout=10).json()
@@ -141,9 +163,12 @@ def test_declined_consent_returns_access_denied(live_server, discovery, sso_clie
 def test_wrong_redirect_uri_is_refused_without_redirecting(live_server, discovery, sso_client):
     browser = browser_login(live_server, UserFactory())
     client_id, _ = sso_client
-    session = OAuth2Session(client_id, scope="openid", redirect_uri="http://evil.example/callback",
-                            code_challenge_method="S256")
-    url, _ = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=generate_token(48))
+    session = OAuth2Session(
+        client_id, scope="openid", redirect_uri="http://evil.example/callback", code_challenge_method="S256"
+    )
+    url, _ = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=generate_token(48)
+    )
     response = browser.get(url, allow_redirects=False, timeout=10)
     assert response.status_code in (200, 400)
     assert "evil.example" not in response.headers.get("Location", "")
@@ -162,23 +187,39 @@ def test_missing_pkce_is_refused(live_server, discovery, sso_client):
 
 def test_unregistered_scope_for_client_is_refused(live_server, discovery):
     client, secret = system_client_create(
-        acting_user=None, department=DepartmentFactory(), name="只读系统", scopes=["openid"],
-        grant_type="authorization-code", redirect_uris=[REDIRECT],
+        acting_user=None,
+        department=DepartmentFactory(),
+        name="只读系统",
+        scopes=["openid"],
+        grant_type="authorization-code",
+        redirect_uris=[REDIRECT],
     )
     browser = browser_login(live_server, UserFactory())
-    session = OAuth2Session(client.application.client_id, secret, scope="openid id_number", redirect_uri=REDIRECT,
-                            code_challenge_method="S256")
-    url, _ = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=generate_token(48))
+    session = OAuth2Session(
+        client.application.client_id,
+        secret,
+        scope="openid id_number",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+    )
+    url, _ = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=generate_token(48)
+    )
     response = browser.get(url, allow_redirects=False, timeout=10)
     assert "error=invalid_scope" in response.headers.get("Location", "")
 
 
 def test_client_credentials_and_scoped_api(live_server):
     department = DepartmentFactory()
-    client, secret = system_client_create(acting_user=None, department=department, name="婚姻登记系统",
-                                          scopes=["identity.verify"])
-    session = OAuth2Session(client.application.client_id, secret, scope="identity.verify",
-                            token_endpoint_auth_method="client_secret_post")
+    client, secret = system_client_create(
+        acting_user=None, department=department, name="婚姻登记系统", scopes=["identity.verify"]
+    )
+    session = OAuth2Session(
+        client.application.client_id,
+        secret,
+        scope="identity.verify",
+        token_endpoint_auth_method="client_secret_post",
+    )
     session.fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
     person = UserFactory().person
     url = f"{live_server.url}/api/identity/persons/verify"
@@ -192,16 +233,26 @@ def test_client_credentials_and_scoped_api(live_server):
     assert audit.count() == 3
     # No token, a forged token, a token without the scope: all refused.
     assert requests.post(url, json={}, timeout=10).status_code == 401
-    assert requests.post(url, json={}, headers={"Authorization": "Bearer forged"}, timeout=10).status_code == 401
-    other, other_secret = system_client_create(acting_user=None, department=department, name="目录系统",
-                                               scopes=["identity.read"])
-    reader = OAuth2Session(other.application.client_id, other_secret, scope="identity.read",
-                           token_endpoint_auth_method="client_secret_post")
+    assert (
+        requests.post(url, json={}, headers={"Authorization": "Bearer forged"}, timeout=10).status_code == 401
+    )
+    other, other_secret = system_client_create(
+        acting_user=None, department=department, name="目录系统", scopes=["identity.read"]
+    )
+    reader = OAuth2Session(
+        other.application.client_id,
+        other_secret,
+        scope="identity.read",
+        token_endpoint_auth_method="client_secret_post",
+    )
     reader.fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
     assert reader.post(url, json={"name": "x", "id_number": person.id_number}, timeout=10).status_code == 401
     # A client cannot get a token for a scope it was not given.
     with pytest.raises(OAuthError) as err:
-        OAuth2Session(other.application.client_id, other_secret, scope="identity.verify",
-                      token_endpoint_auth_method="client_secret_post").fetch_token(
-            f"{live_server.url}/o/token/", grant_type="client_credentials")
+        OAuth2Session(
+            other.application.client_id,
+            other_secret,
+            scope="identity.verify",
+            token_endpoint_auth_method="client_secret_post",
+        ).fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
     assert err.value.error == "invalid_scope"

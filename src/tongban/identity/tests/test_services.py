@@ -26,7 +26,12 @@ pytestmark = pytest.mark.django_db
 
 
 def register(**overrides):
-    data = {"name": "王小明", "id_number": _next_id_number(), "phone": "13700000001", "password": "Pass-word-2026"}
+    data = {
+        "name": "王小明",
+        "id_number": _next_id_number(),
+        "phone": "13700000001",
+        "password": "Pass-word-2026",
+    }
     data.update(overrides)
     return services.person_register(**data)
 
@@ -77,49 +82,65 @@ def test_register_refuses_weak_password():
 
 def test_organisation_register_and_acting():
     user = UserFactory()
-    org = services.organisation_register(acting_user=user, uscc=_next_uscc(), name="临江小厨餐饮有限公司",
-                                         org_type="enterprise")
+    org = services.organisation_register(
+        acting_user=user, uscc=_next_uscc(), name="临江小厨餐饮有限公司", org_type="enterprise"
+    )
     assert org.legal_representative == user.person
     assert list(selectors.organisations_for(user)) == [org]
     with pytest.raises(IdentityError) as err:
-        services.organisation_register(acting_user=UserFactory(), uscc=org.uscc, name="别的公司", org_type="enterprise")
+        services.organisation_register(
+            acting_user=UserFactory(), uscc=org.uscc, name="别的公司", org_type="enterprise"
+        )
     assert err.value.code == "duplicate"
 
 
 def test_organisation_register_refuses_bad_credit_code():
     with pytest.raises(IdentityError) as err:
-        services.organisation_register(acting_user=UserFactory(), uscc="91350100M000100Y44", name="某公司",
-                                       org_type="enterprise")
+        services.organisation_register(
+            acting_user=UserFactory(), uscc="91350100M000100Y44", name="某公司", org_type="enterprise"
+        )
     assert err.value.field == "uscc"
     assert "校验码" in err.value.message
 
 
 def test_staff_cannot_register_organisations():
     with pytest.raises(NotPermitted):
-        services.organisation_register(acting_user=StaffFactory(), uscc=_next_uscc(), name="某公司", org_type="enterprise")
+        services.organisation_register(
+            acting_user=StaffFactory(), uscc=_next_uscc(), name="某公司", org_type="enterprise"
+        )
 
 
 def test_agent_grant_lets_agent_act_until_revoked():
     owner = UserFactory()
     org = OrganisationFactory(legal_representative=owner.person)
     agent_user = UserFactory()
-    agent = services.agent_grant(acting_user=owner, organisation=org, id_number=agent_user.person.id_number,
-                                 name=agent_user.person.name)
+    agent = services.agent_grant(
+        acting_user=owner,
+        organisation=org,
+        id_number=agent_user.person.id_number,
+        name=agent_user.person.name,
+    )
     assert selectors.can_act_for(agent_user, org)
     services.acting_switch(user=agent_user, organisation=org)
     services.agent_revoke(acting_user=owner, agent=agent)
     assert not selectors.can_act_for(agent_user, org)
     with pytest.raises(NotPermitted):
         services.acting_switch(user=agent_user, organisation=org)
-    failure = AuditEvent.objects.filter(event_type=AuditEventType.ACTING_SWITCHED, outcome=AuditOutcome.FAILURE)
+    failure = AuditEvent.objects.filter(
+        event_type=AuditEventType.ACTING_SWITCHED, outcome=AuditOutcome.FAILURE
+    )
     assert failure.count() == 1
 
 
 def test_expired_agency_no_longer_counts():
     org = OrganisationFactory()
     agent_user = UserFactory()
-    OrganisationAgent.objects.create(organisation=org, person=agent_user.person, granted_by=UserFactory(),
-                                     valid_until=timezone.localdate() - dt.timedelta(days=1))
+    OrganisationAgent.objects.create(
+        organisation=org,
+        person=agent_user.person,
+        granted_by=UserFactory(),
+        valid_until=timezone.localdate() - dt.timedelta(days=1),
+    )
     assert not selectors.can_act_for(agent_user, org)
 
 
@@ -129,19 +150,25 @@ def test_only_legal_representative_grants_agents_and_agent_must_be_registered():
     stranger = UserFactory()
     target = UserFactory()
     with pytest.raises(NotPermitted):
-        services.agent_grant(acting_user=stranger, organisation=org, id_number=target.person.id_number,
-                             name=target.person.name)
+        services.agent_grant(
+            acting_user=stranger, organisation=org, id_number=target.person.id_number, name=target.person.name
+        )
     unregistered = PersonFactory()
     with pytest.raises(IdentityError):
-        services.agent_grant(acting_user=owner, organisation=org, id_number=unregistered.id_number,
-                             name=unregistered.name)
+        services.agent_grant(
+            acting_user=owner, organisation=org, id_number=unregistered.id_number, name=unregistered.name
+        )
     with pytest.raises(IdentityError):  # name does not match the ID number
-        services.agent_grant(acting_user=owner, organisation=org, id_number=target.person.id_number, name="冒名")
-    services.agent_grant(acting_user=owner, organisation=org, id_number=target.person.id_number,
-                         name=target.person.name)
+        services.agent_grant(
+            acting_user=owner, organisation=org, id_number=target.person.id_number, name="冒名"
+        )
+    services.agent_grant(
+        acting_user=owner, organisation=org, id_number=target.person.id_number, name=target.person.name
+    )
     with pytest.raises(IdentityError) as err:
-        services.agent_grant(acting_user=owner, organisation=org, id_number=target.person.id_number,
-                             name=target.person.name)
+        services.agent_grant(
+            acting_user=owner, organisation=org, id_number=target.person.id_number, name=target.person.name
+        )
     assert err.value.code == "duplicate"
 
 
@@ -216,7 +243,9 @@ def test_department_admin_cannot_make_platform_admins(two_departments):
     home, _ = two_departments
     admin = StaffFactory(roles=[(home, ROLE.DEPARTMENT_ADMIN)])
     with pytest.raises(NotPermitted):
-        services.role_grant(acting_user=admin, staff_user=StaffFactory(), department=home, role=ROLE.PLATFORM_ADMIN)
+        services.role_grant(
+            acting_user=admin, staff_user=StaffFactory(), department=home, role=ROLE.PLATFORM_ADMIN
+        )
 
 
 @pytest.mark.parametrize("role", [ROLE.INTAKE_CLERK, ROLE.REVIEWER, ROLE.APPROVER, ROLE.DATA_OFFICER])
@@ -241,10 +270,22 @@ def test_roles_only_for_staff_accounts_and_admin_cannot_revoke_own_admin_role(tw
 def test_staff_create_by_department_admin(two_departments):
     home, other = two_departments
     admin = StaffFactory(roles=[(home, ROLE.DEPARTMENT_ADMIN)])
-    user = services.staff_create(acting_user=admin, username="New.Clerk", display_name="新同事",
-                                 password="Long-enough-pass-1", department=home, roles=[StaffRoleName.INTAKE_CLERK])
+    user = services.staff_create(
+        acting_user=admin,
+        username="New.Clerk",
+        display_name="新同事",
+        password="Long-enough-pass-1",
+        department=home,
+        roles=[StaffRoleName.INTAKE_CLERK],
+    )
     assert user.username == "new.clerk" and user.account_type == AccountType.STAFF
     with pytest.raises(NotPermitted):
-        services.staff_create(acting_user=admin, username="x.y", display_name="某人", password="Long-enough-pass-1",
-                              department=other, roles=[])
+        services.staff_create(
+            acting_user=admin,
+            username="x.y",
+            display_name="某人",
+            password="Long-enough-pass-1",
+            department=other,
+            roles=[],
+        )
     assert not User.objects.filter(username="x.y").exists()

@@ -32,8 +32,14 @@ def login_public(client, username, password=PASSWORD):
 
 
 def login_staff(client, user, token=None, password=PASSWORD):
-    return client.post(STAFF_LOGIN, {"username": user.username, "password": password,
-                                     "token": current_totp(user) if token is None else token})
+    return client.post(
+        STAFF_LOGIN,
+        {
+            "username": user.username,
+            "password": password,
+            "token": current_totp(user) if token is None else token,
+        },
+    )
 
 
 def test_citizen_logs_in_with_id_number_or_phone():
@@ -66,7 +72,9 @@ def test_staff_cannot_use_the_citizen_login_and_vice_versa():
     staff = StaffFactory(totp=True)
     assert "账号或密码不正确" in login_public(Client(), staff.username).content.decode()
     citizen = UserFactory()
-    response = Client().post(STAFF_LOGIN, {"username": citizen.username, "password": PASSWORD, "token": "000000"})
+    response = Client().post(
+        STAFF_LOGIN, {"username": citizen.username, "password": PASSWORD, "token": "000000"}
+    )
     assert "登录名、密码或动态口令不正确" in response.content.decode()
 
 
@@ -150,8 +158,11 @@ def test_password_reset_does_not_reveal_whether_the_account_exists():
     known = Client().post("/password/reset/", {"identifier": user.phone})
     unknown = Client().post("/password/reset/", {"identifier": "13999999999"})
     assert known.status_code == unknown.status_code == 200
+
     def page(response, typed):
-        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode().replace(typed, ""))
+        return re.sub(
+            r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode().replace(typed, "")
+        )
 
     assert page(known, user.phone) == page(unknown, "13999999999")
     assert len(notify.outbox) == 1 and notify.outbox[0]["to"] == user.phone
@@ -171,15 +182,39 @@ def test_register_page_shows_chinese_errors_and_keeps_the_input():
     client = Client()
     number = _next_id_number()
     bad = number[:17] + ("0" if number[17] != "0" else "1")
-    response = client.post("/register/", {"name": "赵六", "id_number": bad, "phone": "13600000000",
-                                          "password": "Pass-word-2026", "password2": "Pass-word-2026"})
+    response = client.post(
+        "/register/",
+        {
+            "name": "赵六",
+            "id_number": bad,
+            "phone": "13600000000",
+            "password": "Pass-word-2026",
+            "password2": "Pass-word-2026",
+        },
+    )
     body = response.content.decode()
     assert "校验码" in body and 'value="赵六"' in body
-    ok = client.post("/register/", {"name": "赵六", "id_number": number, "phone": "13600000000",
-                                    "password": "Pass-word-2026", "password2": "Pass-word-2026"})
+    ok = client.post(
+        "/register/",
+        {
+            "name": "赵六",
+            "id_number": number,
+            "phone": "13600000000",
+            "password": "Pass-word-2026",
+            "password2": "Pass-word-2026",
+        },
+    )
     assert ok.status_code == 302
-    dup = Client().post("/register/", {"name": "赵六", "id_number": number, "phone": "13600000001",
-                                       "password": "Pass-word-2026", "password2": "Pass-word-2026"})
+    dup = Client().post(
+        "/register/",
+        {
+            "name": "赵六",
+            "id_number": number,
+            "phone": "13600000001",
+            "password": "Pass-word-2026",
+            "password2": "Pass-word-2026",
+        },
+    )
     assert "已注册" in dup.content.decode()
 
 
@@ -214,8 +249,12 @@ def test_cannot_switch_to_someone_elses_organisation():
     org = OrganisationFactory()
     client.post("/account/acting/", {"organisation": str(org.uuid)})
     assert SESSION_KEY not in client.session
-    assert AuditEvent.objects.filter(event_type=AuditEventType.ACTING_SWITCHED,
-                                     outcome=AuditOutcome.FAILURE).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            event_type=AuditEventType.ACTING_SWITCHED, outcome=AuditOutcome.FAILURE
+        ).count()
+        == 1
+    )
 
 
 def test_legal_representative_grants_agent_through_the_pages():
@@ -224,8 +263,10 @@ def test_legal_representative_grants_agent_through_the_pages():
     agent_user = UserFactory()
     client = Client()
     client.force_login(owner)
-    response = client.post(f"/account/organisations/{org.uuid}/agents/new/",
-                           {"name": agent_user.person.name, "id_number": agent_user.person.id_number})
+    response = client.post(
+        f"/account/organisations/{org.uuid}/agents/new/",
+        {"name": agent_user.person.name, "id_number": agent_user.person.id_number},
+    )
     assert response.status_code == 302
     assert agent_user.person.masked_id_number in client.get("/account/").content.decode()
 
@@ -243,7 +284,9 @@ def test_department_staff_page_is_limited_to_that_departments_admins():
     client = _staff_client(admin)
     assert client.get(f"/staff/departments/{home.code}/").status_code == 200
     assert client.get(f"/staff/departments/{other.code}/").status_code == 403
-    response = client.post(f"/staff/departments/{home.code}/", {"username": clerk.username, "role": ROLE.REVIEWER})
+    response = client.post(
+        f"/staff/departments/{home.code}/", {"username": clerk.username, "role": ROLE.REVIEWER}
+    )
     assert response.status_code == 302
     assert StaffRole.objects.filter(user=clerk, department=home, role=ROLE.REVIEWER).exists()
     assert _staff_client(clerk).get(f"/staff/departments/{home.code}/").status_code == 403

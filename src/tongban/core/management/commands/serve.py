@@ -33,11 +33,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=int(os.environ.get("TONGBAN_THREADS", "4")))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        TongbanServer({
-            "bind": options["bind"],
-            "workers": options["workers"],
-            "threads": options["threads"],
-            "accesslog": "-",
-            "timeout": 60,
-            "forwarded_allow_ips": os.environ.get("TONGBAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        }).run()
+        TongbanServer(
+            {
+                "bind": options["bind"],
+                "workers": options["workers"],
+                "threads": options["threads"],
+                "accesslog": "-",
+                "timeout": 60,
+                "forwarded_allow_ips": os.environ.get("TONGBAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            }
+        ).run()

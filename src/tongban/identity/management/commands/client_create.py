@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--scope", action="append", default=[], help="repeat for several scopes")
         parser.add_argument("--redirect-uri", action="append", default=[], help="makes it an OIDC client")
-        parser.add_argument("--trusted", action="store_true", help="skip the consent page (not with id_number)")
+        parser.add_argument(
+            "--trusted", action="store_true", help="skip the consent page (not with id_number)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         department = Department.objects.filter(code=options["department"]).first()
@@ -28,9 +30,13 @@ class Command(BaseCommand):
         oidc = bool(options["redirect_uri"])
         try:
             client, secret = system_client_create(
-                acting_user=None, department=department, name=options["name"], scopes=options["scope"],
+                acting_user=None,
+                department=department,
+                name=options["name"],
+                scopes=options["scope"],
                 grant_type="authorization-code" if oidc else "client-credentials",
-                redirect_uris=options["redirect_uri"], trusted=options["trusted"],
+                redirect_uris=options["redirect_uri"],
+                trusted=options["trusted"],
             )
         except IdentityError as exc:
             raise CommandError(exc.message) from None

@@ -34,9 +34,20 @@ class Command(BaseCommand):
             logins = DemoLogins()
             for label, username in [("市民", 0), ("企业法定代表人", 1), ("企业经办人", 2)]:
                 user = User.objects.filter(account_type="public").order_by("pk")[username]
-                logins.citizens.append((f"{label} {user.display_name}", user.username, f"或手机号 {user.phone}"))
-            for username in ["gongan.shouli", "gongan.shencha", "gongan.jueding", "gongan.admin",
-                             "shichang.shouli", "weijian.shouli", "shuju.data", "platform.admin", "gongan.xinren"]:
+                logins.citizens.append(
+                    (f"{label} {user.display_name}", user.username, f"或手机号 {user.phone}")
+                )
+            for username in [
+                "gongan.shouli",
+                "gongan.shencha",
+                "gongan.jueding",
+                "gongan.admin",
+                "shichang.shouli",
+                "weijian.shouli",
+                "shuju.data",
+                "platform.admin",
+                "gongan.xinren",
+            ]:
                 logins.staff.append((User.objects.get(username=username).display_name, username, ""))
         w = self.stdout.write
         w("")
@@ -44,7 +55,9 @@ class Command(BaseCommand):
         w("个人与法人 (http://127.0.0.1:8000/login/):")
         for label, login, note in logins.citizens:
             w(f"  {login}  {label}  {note}")
-        w("工作人员 (http://127.0.0.1:8000/staff/login/), 动态口令 / TOTP: .venv/bin/tongban demo_totp <登录名>")
+        w(
+            "工作人员 (http://127.0.0.1:8000/staff/login/), 动态口令 / TOTP: .venv/bin/tongban demo_totp <登录名>"
+        )
         for label, login, note in logins.staff:
             w(f"  {login:<22} {label}  {note}")
         w("")
