@@ -1,0 +1,54 @@
+"""Background work goes through a real Celery worker and a real Redis broker."""
+
+import datetime as dt
+import os
+
+import pytest
+from axes.models import AccessAttempt
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+
+from tongban.celery import app
+from tongban.identity.tasks import housekeeping
+
+REDIS_URL = os.environ.get("TONGBAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_worker():
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield app
+    finally:
+        app.conf.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_housekeeping_runs_on_a_worker_through_redis(redis_worker):
+    old = timezone.now() - dt.timedelta(days=2)
+    AccessAttempt.objects.create(
+        username="x",
+        ip_address="127.0.0.1",
+        user_agent="t",
+        failures_since_start=3,
+        get_data="",
+        post_data="",
+        http_accept="",
+        path_info="/login/",
+    )
+    AccessAttempt.objects.filter(username="x").update(attempt_time=old)  # attempt_time is set on insert
+    AccessAttempt.objects.create(
+        username="y",
+        ip_address="127.0.0.1",
+        user_agent="t",
+        failures_since_start=1,
+        get_data="",
+        post_data="",
+        http_accept="",
+        path_info="/login/",
+    )
+    result = housekeeping.delay()
+    assert result.get(timeout=20) == {"expired_attempts": 1, "abandoned_enrolments": 0}
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["y"]

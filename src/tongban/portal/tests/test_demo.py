@@ -1,0 +1,68 @@
+"""The demo city is realistic, valid by the national standards, and the same every time."""
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from tongban.core import codes
+from tongban.identity.constants import AccountType, StaffRoleName
+from tongban.identity.demo import build_demo_city
+from tongban.identity.models import Department, Organisation, Person, StaffRole, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_city_is_big_enough_and_valid():
+    logins = build_demo_city()
+    assert Department.objects.count() >= 12
+    sectors = set(Department.objects.values_list("sector", flat=True))
+    assert {
+        "公安",
+        "民政",
+        "卫健",
+        "人社",
+        "医保",
+        "市场监管",
+        "税务",
+        "住建",
+        "教育",
+        "交通运输",
+        "自然资源",
+        "数据",
+    } <= sectors
+    assert Person.objects.count() >= 200
+    assert Organisation.objects.count() >= 50
+    for number in Person.objects.values_list("id_number", flat=True):
+        codes.parse_resident_id(number)
+    for code in [
+        *Organisation.objects.values_list("uscc", flat=True),
+        *Department.objects.values_list("uscc", flat=True),
+    ]:
+        codes.parse_uscc(code)
+    roles = set(StaffRole.objects.values_list("role", flat=True))
+    assert roles == set(StaffRoleName.values)
+    departments_with_staff = StaffRole.objects.values("department").distinct().count()
+    assert departments_with_staff >= 5
+    assert logins.citizens and logins.staff
+    assert User.objects.get(username=logins.citizens[0][1]).account_type == AccountType.PUBLIC
+
+
+def test_demo_city_is_deterministic():
+    def snapshot():
+        with transaction.atomic():
+            build_demo_city(seed=7)
+            rows = sorted(Person.objects.values_list("id_number", "name", "phone"))
+            transaction.set_rollback(True)
+        return rows
+
+    first = snapshot()
+    assert not Person.objects.exists()
+    assert snapshot() == first
+
+
+def test_demo_load_command_is_idempotent(capsys):
+    call_command("demo_load")
+    call_command("demo_load")
+    out = capsys.readouterr().out
+    assert "已存在" in out and "platform.admin" in out
+    assert Department.objects.filter(code="ljs-gaj").count() == 1
