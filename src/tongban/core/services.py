@@ -8,6 +8,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
+from .codes import mask_login_identifier
 from .constants import AuditOutcome
 from .models import AuditEvent
 
@@ -37,7 +38,8 @@ def audit_record(
         acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
     )
     if not actor_label and user is not None:
-        actor_label = user.get_username()
+        # Citizens log in with their ID number: the trail keeps it masked like everywhere it is not needed.
+        actor_label = mask_login_identifier(user.get_username())
     return AuditEvent.objects.create(
         at=timezone.now(),
         event_type=event_type,

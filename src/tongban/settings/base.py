@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI from its own static files, not a CDN (intranet deployments)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "oauth2_provider",

@@ -53,7 +53,9 @@ def test_citizen_logs_in_with_id_number_or_phone():
     body = page.content.decode()
     assert user.person.masked_id_number in body
     assert user.person.id_number not in body  # the full ID number is not needed on the page
-    assert AuditEvent.objects.filter(event_type=AuditEventType.LOGIN, actor=user).count() == 2
+    logins = AuditEvent.objects.filter(event_type=AuditEventType.LOGIN, actor=user)
+    assert logins.count() == 2
+    assert {e.actor_label for e in logins} == {user.person.masked_id_number}
 
 
 def test_wrong_password_and_unknown_account_look_the_same():
