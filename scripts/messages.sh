@@ -8,7 +8,7 @@ export DJANGO_SETTINGS_MODULE=tongban.settings.test
 po=locale/en/LC_MESSAGES/django.po
 if [ "${1:-}" = "--check" ]; then
   before=$(mktemp); cp "$po" "$before"
-  ../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete --no-fuzzy-matching -i "*/tests/*" >/dev/null
+  ../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete -i "*/tests/*" >/dev/null
   status=0
   $PY - "$before" "$po" <<'PY' || status=$?
 import sys
@@ -27,7 +27,7 @@ PY
   cp "$before" "$po"
   exit 0
 fi
-../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete --no-fuzzy-matching -i "*/tests/*"
+../../.venv/bin/tongban makemessages -l en --no-location --no-obsolete -i "*/tests/*"
 $PY - <<'PY'
 import polib
 po = polib.pofile("locale/en/LC_MESSAGES/django.po")

@@ -303,6 +303,11 @@ def test_audit_log_page_for_admins_only():
     assert _staff_client(clerk).get("/staff/audit/").status_code == 403
 
 
+def test_pages_default_to_chinese_whatever_the_browser_says():
+    page = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "密码" in page and 'lang="zh-CN"' in page
+
+
 def test_english_switch_translates_the_pages():
     client = Client()
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
