@@ -12,3 +12,10 @@ def _clean_state():
     notify.outbox.clear()
     yield
     cache.clear()
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or db.get('NAME')}"

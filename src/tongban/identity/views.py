@@ -15,6 +15,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -216,14 +217,24 @@ def _base32(key: bytes) -> str:
 def staff_required(
     perm: Perm | None = None,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Staff pages need a staff account that passed the second factor, and optionally a permission."""
+    """Staff pages need a staff account that passed the second factor; with ``perm``, also that permission
+    in at least one department (pages check the department they show themselves)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
             if not user.is_authenticated or not user.is_civil_servant or not user.is_verified():
-                return redirect(f"{reverse('identity:staff_login')}?next={request.path}")
+                return redirect_to_login(request.get_full_path(), reverse("identity:staff_login"))
+            if perm is not None and not selectors.departments_where(user, perm).exists():
+                audit_record(
+                    event_type=AuditEventType.PERMISSION_DENIED,
+                    acting_user=user,
+                    request=request,
+                    outcome=AuditOutcome.FAILURE,
+                    extra_data={"page": request.path, "perm": str(perm)},
+                )
+                return render(request, "403.html", status=403)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -442,11 +453,9 @@ def role_revoke_view(request: HttpRequest, role_id: int) -> HttpResponse:
     return redirect("identity:department_staff", code=staff_role.department.code)
 
 
-@staff_required()
+@staff_required(Perm.AUDIT_VIEW)
 def audit_log_view(request: HttpRequest) -> HttpResponse:
     departments = selectors.departments_where(request.user, Perm.AUDIT_VIEW)
-    if not departments.exists():
-        return render(request, "403.html", status=403)
     events = AuditEvent.objects.select_related("department").order_by("-at", "-id")
     if not selectors.staff_has_perm(request.user, Perm.AUDIT_VIEW, None):
         events = events.filter(department__in=departments)

@@ -209,18 +209,19 @@ def test_unregistered_scope_for_client_is_refused(live_server, discovery):
     assert "error=invalid_scope" in response.headers.get("Location", "")
 
 
-def test_client_credentials_and_scoped_api(live_server):
-    department = DepartmentFactory()
-    client, secret = system_client_create(
-        acting_user=None, department=department, name="婚姻登记系统", scopes=["identity.verify"]
-    )
+def client_credentials_session(live_server, department, name, scope):
+    """A back-end system registered with ``scope`` and holding a token for it."""
+    client, secret = system_client_create(acting_user=None, department=department, name=name, scopes=[scope])
     session = OAuth2Session(
-        client.application.client_id,
-        secret,
-        scope="identity.verify",
-        token_endpoint_auth_method="client_secret_post",
+        client.application.client_id, secret, scope=scope, token_endpoint_auth_method="client_secret_post"
     )
     session.fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
+    return session
+
+
+def test_client_credentials_and_scoped_api(live_server):
+    department = DepartmentFactory()
+    session = client_credentials_session(live_server, department, "婚姻登记系统", "identity.verify")
     person = UserFactory().person
     url = f"{live_server.url}/api/identity/persons/verify"
     ok = session.post(url, json={"name": person.name, "id_number": person.id_number}, timeout=10)
@@ -236,22 +237,13 @@ def test_client_credentials_and_scoped_api(live_server):
     assert (
         requests.post(url, json={}, headers={"Authorization": "Bearer forged"}, timeout=10).status_code == 401
     )
-    other, other_secret = system_client_create(
-        acting_user=None, department=department, name="目录系统", scopes=["identity.read"]
-    )
-    reader = OAuth2Session(
-        other.application.client_id,
-        other_secret,
-        scope="identity.read",
-        token_endpoint_auth_method="client_secret_post",
-    )
-    reader.fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
+    reader = client_credentials_session(live_server, department, "目录系统", "identity.read")
     assert reader.post(url, json={"name": "x", "id_number": person.id_number}, timeout=10).status_code == 401
     # A client cannot get a token for a scope it was not given.
     with pytest.raises(OAuthError) as err:
         OAuth2Session(
-            other.application.client_id,
-            other_secret,
+            reader.client_id,
+            reader.client_secret,
             scope="identity.verify",
             token_endpoint_auth_method="client_secret_post",
         ).fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")

@@ -25,11 +25,9 @@ def redis_worker():
         app.conf.update(saved)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_housekeeping_runs_on_a_worker_through_redis(redis_worker):
-    old = timezone.now() - dt.timedelta(days=2)
-    AccessAttempt.objects.create(
-        username="x",
+def failed_attempt(username, *, at=None):
+    attempt = AccessAttempt.objects.create(
+        username=username,
         ip_address="127.0.0.1",
         user_agent="t",
         failures_since_start=3,
@@ -38,17 +36,14 @@ def test_housekeeping_runs_on_a_worker_through_redis(redis_worker):
         http_accept="",
         path_info="/login/",
     )
-    AccessAttempt.objects.filter(username="x").update(attempt_time=old)  # attempt_time is set on insert
-    AccessAttempt.objects.create(
-        username="y",
-        ip_address="127.0.0.1",
-        user_agent="t",
-        failures_since_start=1,
-        get_data="",
-        post_data="",
-        http_accept="",
-        path_info="/login/",
-    )
+    if at is not None:  # attempt_time is set on insert
+        AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_housekeeping_runs_on_a_worker_through_redis(redis_worker):
+    failed_attempt("x", at=timezone.now() - dt.timedelta(days=2))
+    failed_attempt("y")
     result = housekeeping.delay()
     assert result.get(timeout=20) == {"expired_attempts": 1, "abandoned_enrolments": 0}
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["y"]

@@ -301,6 +301,13 @@ def test_audit_log_page_for_admins_only():
     clerk = StaffFactory(totp=True, roles=[(home, ROLE.INTAKE_CLERK)])
     assert _staff_client(admin).get("/staff/audit/").status_code == 200
     assert _staff_client(clerk).get("/staff/audit/").status_code == 403
+    assert AuditEvent.objects.filter(event_type=AuditEventType.PERMISSION_DENIED, actor=clerk).exists()
+
+
+def test_staff_pages_send_strangers_to_the_staff_login_and_back():
+    response = Client().get("/staff/audit/?type=login")
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/login/?next=/staff/audit/%3Ftype%3Dlogin"
 
 
 def test_pages_default_to_chinese_whatever_the_browser_says():
