@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .constants import StaffRoleName
@@ -29,8 +29,18 @@ def can_act_for(user: User, organisation: Organisation) -> bool:
     return organisations_for(user).filter(pk=organisation.pk).exists()
 
 
-def active_agents(organisation: Organisation) -> QuerySet[OrganisationAgent]:
-    return organisation.agents.filter(revoked_at__isnull=True).select_related("person").order_by("granted_at")
+def represented_with_agents(user: User) -> list[Organisation]:
+    """Organisations the user is legal representative of, each with ``active_agents`` prefetched."""
+    agents = (
+        OrganisationAgent.objects.filter(revoked_at__isnull=True)
+        .select_related("person")
+        .order_by("granted_at")
+    )
+    return list(
+        Organisation.objects.filter(legal_representative_id=user.person_id)
+        .prefetch_related(Prefetch("agents", queryset=agents, to_attr="active_agents"))
+        .order_by("name")
+    )
 
 
 def staff_permissions(user: User) -> dict[int | None, frozenset[Perm]]:
@@ -75,3 +85,10 @@ def department_staff(department: Department) -> QuerySet[StaffRole]:
         .select_related("user")
         .order_by("user__display_name", "role")
     )
+
+
+def audit_events_visible_in(events: QuerySet, departments: QuerySet[Department]) -> QuerySet:
+    """What a department's auditors see: events about the department and events by its own staff
+    (their logins, failures and lockouts carry no department)."""
+    staff_ids = StaffRole.objects.filter(department__in=departments).values("user_id")
+    return events.filter(Q(department__in=departments) | Q(actor_id__in=staff_ids))

@@ -292,11 +292,7 @@ def account_view(request: HttpRequest) -> HttpResponse:
     if user.is_civil_servant:
         return redirect("identity:staff_home")
     orgs = list(selectors.organisations_for(user))
-    represented = [
-        (org, list(selectors.active_agents(org)))
-        for org in orgs
-        if org.legal_representative_id == user.person_id
-    ]
+    represented = [(org, org.active_agents) for org in selectors.represented_with_agents(user)]
     return render(
         request,
         "identity/account.html",
@@ -458,7 +454,7 @@ def audit_log_view(request: HttpRequest) -> HttpResponse:
     departments = selectors.departments_where(request.user, Perm.AUDIT_VIEW)
     events = AuditEvent.objects.select_related("department").order_by("-at", "-id")
     if not selectors.staff_has_perm(request.user, Perm.AUDIT_VIEW, None):
-        events = events.filter(department__in=departments)
+        events = selectors.audit_events_visible_in(events, departments)
     event_type = request.GET.get("type", "")
     if event_type:
         events = events.filter(event_type=event_type)

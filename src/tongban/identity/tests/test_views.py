@@ -299,7 +299,12 @@ def test_audit_log_page_for_admins_only():
     home = DepartmentFactory()
     admin = StaffFactory(totp=True, roles=[(home, ROLE.DEPARTMENT_ADMIN)])
     clerk = StaffFactory(totp=True, roles=[(home, ROLE.INTAKE_CLERK)])
-    assert _staff_client(admin).get("/staff/audit/").status_code == 200
+    other_admin = StaffFactory(totp=True, roles=[(DepartmentFactory(), ROLE.DEPARTMENT_ADMIN)])
+    _staff_client(other_admin)
+    page = _staff_client(admin).get("/staff/audit/?type=login")
+    assert page.status_code == 200
+    rows = {e.actor for e in page.context["page"]}
+    assert rows == {admin}  # its own staff's logins, not another department's
     assert _staff_client(clerk).get("/staff/audit/").status_code == 403
     assert AuditEvent.objects.filter(event_type=AuditEventType.PERMISSION_DENIED, actor=clerk).exists()
 
@@ -329,3 +334,24 @@ def test_security_headers():
     assert "default-src 'self'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Request-ID"]
+
+
+def test_pages_do_not_query_per_row(django_assert_max_num_queries):
+    home = DepartmentFactory()
+    admin = StaffFactory(totp=True, roles=[(home, ROLE.DEPARTMENT_ADMIN)])
+    client = _staff_client(admin)
+    for _ in range(15):
+        StaffFactory(roles=[(home, ROLE.INTAKE_CLERK)])
+    with django_assert_max_num_queries(12):
+        assert client.get(f"/staff/departments/{home.code}/").status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get("/staff/audit/").status_code == 200
+    owner = UserFactory()
+    for _ in range(5):
+        org = OrganisationFactory(legal_representative=owner.person)
+        for _ in range(3):
+            OrganisationAgent.objects.create(organisation=org, person=UserFactory().person, granted_by=owner)
+    citizen = Client()
+    citizen.force_login(owner)
+    with django_assert_max_num_queries(7):
+        assert citizen.get("/account/").status_code == 200
