@@ -23,6 +23,7 @@ class AuditEventType(models.TextChoices):
     CLIENT_CREATED = "client_created", _("创建系统接入客户端")
     PERMISSION_DENIED = "permission_denied", _("越权访问被拒绝")
     PERSON_VERIFIED = "person_verified", _("核验公民身份")
+    CATALOG_CHANGED = "catalog_changed", _("事项目录变更")
 
 
 class AuditOutcome(models.TextChoices):

@@ -14,6 +14,7 @@ class Perm(StrEnum):
     CASE_REVIEW = "case.review"
     CASE_DECIDE = "case.decide"
     CATALOG_EDIT = "catalog.edit"
+    CATALOG_PUBLISH = "catalog.publish"
     STAFF_MANAGE = "staff.manage"
     AUDIT_VIEW = "audit.view"
     DATA_VIEW = "data.view"

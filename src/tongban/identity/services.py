@@ -242,7 +242,12 @@ def acting_switch(
 
 
 def require_perm(
-    acting_user: User | None, perm: Perm, department: Department, *, request: HttpRequest | None, action: str
+    acting_user: User | None,
+    perm: Perm,
+    department: Department | None,
+    *,
+    request: HttpRequest | None,
+    action: str,
 ) -> None:
     """Refuse, with an audit trace that is not rolled back, unless the staff member holds ``perm`` there.
     Called before a service opens its transaction."""
@@ -256,7 +261,8 @@ def require_perm(
         outcome=AuditOutcome.FAILURE,
         extra_data={"action": action, "perm": str(perm)},
     )
-    raise NotPermitted(_("您在“%(dept)s”没有执行此操作的权限。") % {"dept": department.name})
+    where = department.name if department is not None else _("全平台")
+    raise NotPermitted(_("您在“%(dept)s”没有执行此操作的权限。") % {"dept": where})
 
 
 def role_grant(

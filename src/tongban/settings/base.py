@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "axes",
     "tongban.core",
     "tongban.identity",
+    "tongban.catalog",
     "tongban.portal",
 ]
 

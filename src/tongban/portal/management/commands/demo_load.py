@@ -7,6 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from tongban.catalog.demo import catalogue as demo_catalogue
+from tongban.catalog.transfer import import_catalogue
 from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
 from tongban.identity.models import Department
 
@@ -24,6 +26,8 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 logins = build_demo_city(seed=options["seed"])
+            report = import_catalogue(demo_catalogue())
+            self.stdout.write(f"事项目录：{report.created} 个事项，{report.life_events} 个一件事。")
             self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))
         self.print_logins(logins)
 

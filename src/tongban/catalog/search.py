@@ -1,0 +1,413 @@
+"""Chinese search over the published catalogue.
+
+Indexing: titles and keywords are segmented with jieba (plus a user dictionary of government terms), and
+every title suffix is also indexed as full pinyin and as pinyin initials, so that "sfz", "shenfenzheng" and
+"身份证" all find 居民身份证 items by prefix. The text goes into SearchDocument; the database's own full-text
+engine indexes it (SQLite FTS5 external-content table kept by triggers; PostgreSQL generated tsvector with a
+GIN index).
+
+Querying: colloquial phrases are expanded with synonyms (生孩子 → 出生 生育), the query is segmented the same
+way, each token is quoted (no FTS syntax from the user ever reaches the engine), and hits are ranked by
+text relevance, title matches and popularity. When nothing matches, a cheap typo fallback compares the
+query with titles. Search never raises on user input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+import math
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import jieba
+from django.db import DatabaseError, connection
+from pypinyin import Style, lazy_pinyin
+
+from .models import LifeEvent, SearchDocument, ServiceItem, ServiceItemVersion
+
+log = logging.getLogger(__name__)
+jieba.setLogLevel(logging.WARNING)
+DATA = Path(__file__).parent / "data"
+MAX_QUERY = 60
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "或",
+        "我",
+        "我们",
+        "你",
+        "他",
+        "她",
+        "要",
+        "想",
+        "需要",
+        "怎么",
+        "怎样",
+        "如何",
+        "哪里",
+        "在哪",
+        "去哪",
+        "办理",
+        "办",
+        "申请",
+        "需要",
+        "什么",
+        "吗",
+        "呢",
+        "啊",
+        "一下",
+        "可以",
+        "能",
+        "么",
+        "请问",
+        "手续",
+        "流程",
+    ]
+)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_lock = threading.Lock()
+
+
+@functools.cache
+def _tokenizer() -> jieba.Tokenizer:
+    with _lock:
+        tokenizer = jieba.Tokenizer()
+        tokenizer.load_userdict(str(DATA / "userdict.txt"))
+        tokenizer.initialize()
+        return tokenizer
+
+
+@functools.cache
+def synonyms() -> list[tuple[str, str]]:
+    """(colloquial phrase, canonical terms) pairs, longest phrase first."""
+    pairs = []
+    for line in (DATA / "synonyms.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            phrase, terms = line.split("=", 1)
+            pairs.append((phrase.strip(), terms.strip()))
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "")[: MAX_QUERY * 4]
+    text = "".join(c if c.isalnum() or _CJK.match(c) else " " for c in text)
+    return " ".join(text.lower().split())[:MAX_QUERY]
+
+
+def segment(text: str) -> list[str]:
+    words = []
+    for word in _tokenizer().cut_for_search(text):
+        word = word.strip().lower()
+        if word and word not in STOPWORDS and (word.isalnum() or _CJK.search(word)):
+            words.append(word)
+    return words
+
+
+def _pinyin_terms(title: str) -> list[str]:
+    words = [w for w in _tokenizer().cut(title) if w.strip()]
+    terms = []
+    for i in range(len(words)):
+        suffix = "".join(words[i:])
+        full = "".join(lazy_pinyin(suffix, errors="ignore")).lower()
+        initials = "".join(lazy_pinyin(suffix, style=Style.FIRST_LETTER, errors="ignore")).lower()
+        terms += [full, initials]
+    return [t for t in dict.fromkeys(terms) if t]
+
+
+@dataclass
+class SearchHit:
+    kind: str
+    object_id: int
+    title: str
+    department: str
+    score: float
+
+
+# ---- indexing ------------------------------------------------------------------------------------------
+
+
+def _document_text(title: str, extra: list[str]) -> tuple[str, str]:
+    tokens = segment(title) * 2 + [t for part in extra for t in segment(part)]
+    return " ".join(tokens), " ".join(_pinyin_terms(title))
+
+
+def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
+    department = item.department
+    themes = list(version.themes.all())
+    tokens, pinyin = _document_text(
+        version.name,
+        [
+            version.keywords,
+            department.name,
+            department.short_name,
+            department.sector,
+            version.result_name,
+            " ".join(t.name for t in themes),
+            version.summary[:200],
+        ],
+    )
+    SearchDocument.objects.update_or_create(
+        kind="item",
+        object_id=item.pk,
+        defaults={
+            "title": version.name,
+            "department": department,
+            "area_code": department.area.code,
+            "applicant_types": " " + " ".join(version.applicant_types) + " ",
+            "themes": " " + " ".join(t.code for t in themes) + " ",
+            "tokens": tokens,
+            "pinyin": pinyin,
+            "popularity": item.popularity,
+        },
+    )
+    _titles.cache_clear()
+
+
+def unindex_item(item: ServiceItem) -> None:
+    SearchDocument.objects.filter(kind="item", object_id=item.pk).delete()
+    _titles.cache_clear()
+
+
+def index_life_event(event: LifeEvent) -> None:
+    themes = list(event.themes.all())
+    names = [
+        e.item.published_version.name
+        for e in event.entries.select_related("item__published_version")
+        if e.item.published_version
+    ]
+    tokens, pinyin = _document_text(
+        event.name, [event.keywords, event.summary[:200], " ".join(names), " ".join(t.name for t in themes)]
+    )
+    applicant = "person" if event.audience == "person" else "organisation"
+    SearchDocument.objects.update_or_create(
+        kind="event",
+        object_id=event.pk,
+        defaults={
+            "title": event.name,
+            "department": None,
+            "area_code": "",
+            "applicant_types": f" {applicant} ",
+            "themes": " " + " ".join(t.code for t in themes) + " ",
+            "tokens": tokens,
+            "pinyin": pinyin,
+            "popularity": event.popularity,
+        },
+    )
+    _titles.cache_clear()
+
+
+def unindex_life_event(event: LifeEvent) -> None:
+    SearchDocument.objects.filter(kind="event", object_id=event.pk).delete()
+    _titles.cache_clear()
+
+
+def reindex_all() -> int:
+    SearchDocument.objects.all().delete()
+    count = 0
+    for item in ServiceItem.objects.filter(published_version__isnull=False).select_related(
+        "published_version", "department__area"
+    ):
+        index_item(item, item.published_version)
+        count += 1
+    for event in LifeEvent.objects.filter(status="published"):
+        index_life_event(event)
+        count += 1
+    return count
+
+
+# ---- querying ------------------------------------------------------------------------------------------
+
+
+def expand(query: str) -> str:
+    extra = [terms for phrase, terms in synonyms() if phrase in query]
+    return " ".join([query, *extra])
+
+
+def query_terms(query: str) -> tuple[list[str], list[str]]:
+    """(Chinese tokens, pinyin prefixes) for a normalised query."""
+    words = []
+    pinyin = []
+    for part in expand(query).split():
+        if part.isascii() and part.isalpha():
+            pinyin.append(part.lower())
+        else:
+            words += segment(part)
+    return list(dict.fromkeys(words))[:24], list(dict.fromkeys(pinyin))[:6]
+
+
+def search(
+    query: str,
+    *,
+    applicant_type: str | None = None,
+    department_id: int | None = None,
+    theme: str | None = None,
+    area_code: str | None = None,
+    limit: int = 20,
+) -> list[SearchHit]:
+    """Ranked hits; an empty list for an empty or meaningless query. Never raises on user input."""
+    text = normalise(query)
+    if not text:
+        return []
+    words, pinyin = query_terms(text)
+    if not words and not pinyin:
+        return []
+    filters = _Filters(applicant_type, department_id, theme, area_code)
+    try:
+        hits = _run(words, pinyin, filters, limit)
+        if not hits:
+            hits = _typo_fallback(text, filters, limit)
+    except DatabaseError:
+        log.exception("search failed for %r", text)
+        return []
+    return hits
+
+
+@dataclass
+class _Filters:
+    applicant_type: str | None
+    department_id: int | None
+    theme: str | None
+    area_code: str | None
+
+    def sql(self) -> tuple[str, list[object]]:
+        clauses, params = [], []
+        if self.applicant_type:
+            clauses.append("d.applicant_types LIKE %s")
+            params.append(f"% {self.applicant_type} %")
+        if self.department_id:
+            clauses.append("d.department_id = %s")
+            params.append(self.department_id)
+        if self.theme:
+            clauses.append("d.themes LIKE %s")
+            params.append(f"% {self.theme} %")
+        if self.area_code:
+            clauses.append("(d.area_code = '' OR d.area_code LIKE %s)")
+            params.append(self.area_code.rstrip("0") + "%")
+        return ("".join(f" AND {c}" for c in clauses), params)
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', "") + '"'
+
+
+def _run(words: list[str], pinyin: list[str], filters: _Filters, limit: int) -> list[SearchHit]:
+    where, params = filters.sql()
+    title_terms = words[:8]
+    if connection.vendor == "postgresql":
+        parts = [f"'{w.replace(chr(39), '')}'" for w in words] + [f"'{p}':*" for p in pinyin]
+        tsquery = " | ".join(parts)
+        # WHERE fragments come from _Filters (fixed text); every value is a query parameter.
+        sql = (
+            "SELECT d.kind, d.object_id, d.title, coalesce(dep.short_name, ''), "  # noqa: S608 (fixed fragments; values are parameters)
+            "ts_rank(d.search_vector, to_tsquery('simple', %s)) AS relevance, d.popularity "
+            "FROM catalog_searchdocument d LEFT JOIN identity_department dep ON dep.id = d.department_id "
+            f"WHERE d.search_vector @@ to_tsquery('simple', %s){where} "
+            "ORDER BY relevance DESC LIMIT 200"
+        )
+        rows = _fetch(sql, [tsquery, tsquery, *params])
+    else:
+        parts = [f"tokens:{_quote(w)}" for w in words] + [f"pinyin:{_quote(p)}*" for p in pinyin]
+        match = " OR ".join(parts)
+        sql = (
+            "SELECT d.kind, d.object_id, d.title, coalesce(dep.short_name, ''), -bm25(catalog_search_fts) AS relevance, "  # noqa: S608
+            "d.popularity FROM catalog_search_fts JOIN catalog_searchdocument d ON d.id = catalog_search_fts.rowid "
+            "LEFT JOIN identity_department dep ON dep.id = d.department_id "
+            f"WHERE catalog_search_fts MATCH %s{where} ORDER BY relevance DESC LIMIT 200"
+        )
+        rows = _fetch(sql, [match, *params])
+    hits = []
+    for kind, object_id, title, department, relevance, popularity in rows:
+        in_title = sum(1 for w in title_terms if w in title)
+        score = (
+            float(relevance) + 2.0 * in_title + 0.3 * math.log1p(popularity) + (0.5 if kind == "event" else 0)
+        )
+        hits.append(SearchHit(kind, object_id, title, department, score))
+    hits.sort(key=lambda h: -h.score)
+    return hits[:limit]
+
+
+def _fetch(sql: str, params: list[object]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _titles() -> tuple[tuple[str, str, int], ...]:
+    return tuple(SearchDocument.objects.values_list("title", "kind", "object_id"))
+
+
+def _typo_fallback(text: str, filters: _Filters, limit: int) -> list[SearchHit]:
+    """Titles close to the query (a wrong or missing character); only for short queries, where it is cheap."""
+    if len(text) > 20:
+        return []
+    titles = _titles()
+    names = [t[0] for t in titles]
+    close = difflib.get_close_matches(text, names, n=limit, cutoff=0.5)
+    if not close:
+        # Compare with the title's start, the part people type.
+        starts = {name[: len(text) + 1]: name for name in names}
+        close = [starts[s] for s in difflib.get_close_matches(text, list(starts), n=limit, cutoff=0.6)]
+    wanted = {name: i for i, name in enumerate(close)}
+    ids = [(kind, oid) for name, kind, oid in titles if name in wanted]
+    if not ids:
+        return []
+    docs = SearchDocument.objects.select_related("department").filter(object_id__in=[oid for _, oid in ids])
+    hits = []
+    for doc in docs:
+        if (doc.kind, doc.object_id) not in ids or not filters_match(doc, filters):
+            continue
+        hits.append(
+            SearchHit(
+                doc.kind,
+                doc.object_id,
+                doc.title,
+                doc.department.short_name if doc.department else "",
+                1.0 / (1 + wanted[doc.title]),
+            )
+        )
+    hits.sort(key=lambda h: -h.score)
+    return hits[:limit]
+
+
+def filters_match(doc: SearchDocument, filters: _Filters) -> bool:
+    if filters.applicant_type and f" {filters.applicant_type} " not in doc.applicant_types:
+        return False
+    if filters.department_id and doc.department_id != filters.department_id:
+        return False
+    if filters.theme and f" {filters.theme} " not in doc.themes:
+        return False
+    return not (
+        filters.area_code and doc.area_code and not doc.area_code.startswith(filters.area_code.rstrip("0"))
+    )
+
+
+def suggest(prefix: str, *, limit: int = 8) -> list[str]:
+    """Titles for the search box while typing: by title prefix, or by pinyin / initials prefix."""
+    text = normalise(prefix)
+    if not text:
+        return []
+    try:
+        if text.isascii() and text.replace(" ", "").isalpha():
+            compact = text.replace(" ", "")
+            rows = SearchDocument.objects.filter(
+                pinyin__icontains=f" {compact}"
+            ) | SearchDocument.objects.filter(pinyin__istartswith=compact)
+        else:
+            rows = SearchDocument.objects.filter(title__contains=text)
+        return list(
+            dict.fromkeys(rows.order_by("-popularity", "title").values_list("title", flat=True)[: limit * 2])
+        )[:limit]
+    except DatabaseError:
+        log.exception("suggest failed for %r", text)
+        return []
