@@ -136,9 +136,11 @@ class SearchHit:
 # ---- indexing ------------------------------------------------------------------------------------------
 
 
-def _document_text(title: str, extra: list[str]) -> tuple[str, str]:
-    tokens = segment(title) * 2 + [t for part in extra for t in segment(part)]
-    return " ".join(tokens), " ".join(_pinyin_terms(title))
+def _document_text(title: str, extra: list[str], keywords: str = "") -> tuple[str, str]:
+    tokens = segment(title) * 2 + [t for part in [keywords, *extra] for t in segment(part)]
+    # Pinyin of the title's suffixes and of each keyword, so "sbk" finds 社保卡 and "jiazhao" 驾照.
+    pinyin = _pinyin_terms(title) + [t for word in keywords.split() for t in _pinyin_terms(word)]
+    return " ".join(tokens), " ".join(dict.fromkeys(pinyin))
 
 
 def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
@@ -147,7 +149,6 @@ def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
     tokens, pinyin = _document_text(
         version.name,
         [
-            version.keywords,
             department.name,
             department.short_name,
             department.sector,
@@ -155,6 +156,7 @@ def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
             " ".join(t.name for t in themes),
             version.summary[:200],
         ],
+        keywords=version.keywords,
     )
     SearchDocument.objects.update_or_create(
         kind="item",
@@ -186,7 +188,9 @@ def index_life_event(event: LifeEvent) -> None:
         if e.item.published_version
     ]
     tokens, pinyin = _document_text(
-        event.name, [event.keywords, event.summary[:200], " ".join(names), " ".join(t.name for t in themes)]
+        event.name,
+        [event.summary[:200], " ".join(names), " ".join(t.name for t in themes)],
+        keywords=event.keywords,
     )
     applicant = "person" if event.audience == "person" else "organisation"
     SearchDocument.objects.update_or_create(
@@ -264,8 +268,11 @@ def search(
     filters = _Filters(applicant_type, department_id, theme, area_code)
     try:
         hits = _run(words, pinyin, filters, limit)
-        if not hits:
-            hits = _typo_fallback(text, filters, limit)
+        if _weak(text, hits):
+            # A mistyped character leaves only weak matches: put titles close to the query first.
+            typo = _typo_fallback(text, filters, limit)
+            seen = {(h.kind, h.object_id) for h in typo}
+            hits = (typo + [h for h in hits if (h.kind, h.object_id) not in seen])[:limit]
     except DatabaseError:
         log.exception("search failed for %r", text)
         return []
@@ -345,6 +352,15 @@ def _fetch(sql: str, params: list[object]) -> list[tuple]:
 @functools.cache
 def _titles() -> tuple[tuple[str, str, int], ...]:
     return tuple(SearchDocument.objects.values_list("title", "kind", "object_id"))
+
+
+def _weak(text: str, hits: list[SearchHit]) -> bool:
+    """No hit's title holds half of the query's Chinese characters (only judged for short Chinese queries)."""
+    chars = set(_CJK.findall(text))
+    if not chars or len(text) > 12:
+        return not hits
+    best = max((len(chars & set(h.title)) for h in hits), default=0)
+    return best < len(chars) / 2 + 0.5
 
 
 def _typo_fallback(text: str, filters: _Filters, limit: int) -> list[SearchHit]:

@@ -123,13 +123,12 @@ def dumps(data: dict[str, Any], fmt: str) -> bytes:
 
 
 def _cell(value: Any, as_json: bool) -> Any:
-    if as_json or (isinstance(value, dict | list) and value):
+    """JSON columns hold JSON text; lists of codes (themes) are comma-separated; None is an empty cell."""
+    if as_json or isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return ",".join(value)
-    if value is None:
-        return ""
-    return value
+    return "" if value is None else value
 
 
 def _to_workbook(data: dict[str, Any]) -> bytes:
