@@ -309,14 +309,13 @@ def _quote(term: str) -> str:
 
 def _run(words: list[str], pinyin: list[str], filters: _Filters, limit: int) -> list[SearchHit]:
     where, params = filters.sql()
-    title_terms = words[:8]
     if connection.vendor == "postgresql":
         parts = [f"'{w.replace(chr(39), '')}'" for w in words] + [f"'{p}':*" for p in pinyin]
         tsquery = " | ".join(parts)
         # WHERE fragments come from _Filters (fixed text); every value is a query parameter.
         sql = (
             "SELECT d.kind, d.object_id, d.title, coalesce(dep.short_name, ''), "  # noqa: S608 (fixed fragments; values are parameters)
-            "ts_rank(d.search_vector, to_tsquery('simple', %s)) AS relevance, d.popularity "
+            "ts_rank(d.search_vector, to_tsquery('simple', %s)) AS relevance, d.popularity, d.tokens, d.pinyin "
             "FROM catalog_searchdocument d LEFT JOIN identity_department dep ON dep.id = d.department_id "
             f"WHERE d.search_vector @@ to_tsquery('simple', %s){where} "
             "ORDER BY relevance DESC LIMIT 200"
@@ -327,20 +326,49 @@ def _run(words: list[str], pinyin: list[str], filters: _Filters, limit: int) -> 
         match = " OR ".join(parts)
         sql = (
             "SELECT d.kind, d.object_id, d.title, coalesce(dep.short_name, ''), -bm25(catalog_search_fts) AS relevance, "  # noqa: S608
-            "d.popularity FROM catalog_search_fts JOIN catalog_searchdocument d ON d.id = catalog_search_fts.rowid "
+            "d.popularity, d.tokens, d.pinyin FROM catalog_search_fts JOIN catalog_searchdocument d ON d.id = catalog_search_fts.rowid "
             "LEFT JOIN identity_department dep ON dep.id = d.department_id "
             f"WHERE catalog_search_fts MATCH %s{where} ORDER BY relevance DESC LIMIT 200"
         )
         rows = _fetch(sql, [match, *params])
-    hits = []
-    for kind, object_id, title, department, relevance, popularity in rows:
-        in_title = sum(1 for w in title_terms if w in title)
-        score = (
-            float(relevance) + 2.0 * in_title + 0.3 * math.log1p(popularity) + (0.5 if kind == "event" else 0)
+    hits = [
+        SearchHit(
+            kind,
+            object_id,
+            title,
+            department,
+            _score(words, pinyin, title, tokens, pinyin_terms, popularity, kind) + 0.01 * float(relevance),
         )
-        hits.append(SearchHit(kind, object_id, title, department, score))
+        for kind, object_id, title, department, relevance, popularity, tokens, pinyin_terms in rows
+    ]
     hits.sort(key=lambda h: -h.score)
     return hits[:limit]
+
+
+def _score(
+    words: list[str],
+    pinyin: list[str],
+    title: str,
+    tokens: str,
+    pinyin_terms: str,
+    popularity: int,
+    kind: str,
+) -> float:
+    """The same ranking on every database: the engine picks candidates, this orders them. A matched word
+    weighs its length (specific words count more), three times over when it is in the title."""
+    token_set = set(tokens.split())
+    score = 0.0
+    for word in words:
+        if word in title:
+            score += 3 * len(word)
+        elif word in token_set:
+            score += len(word)
+    if pinyin:
+        terms = pinyin_terms.split()
+        score += sum(4 * len(p) for p in pinyin if any(t.startswith(p) for t in terms))
+    # A bundle is preferred when the words are in its own title, not merely in one of its items' names.
+    bundle_bonus = 0.5 if kind == "event" and any(word in title for word in words) else 0.0
+    return score + 0.3 * math.log1p(popularity) + bundle_bonus
 
 
 def _fetch(sql: str, params: list[object]) -> list[tuple]:
