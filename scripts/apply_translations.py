@@ -1,4 +1,4 @@
-"""Apply translations from a TSV file (msgid<TAB>English) to the English catalogue and compile it.
+"""Apply translations from a TSV file (msgid<TAB>English; "one|many" for plurals) to the English catalogue and compile it.
 
     .venv/bin/python scripts/apply_translations.py new.tsv
 Prints what is still untranslated afterwards."""
@@ -20,7 +20,11 @@ def main(tsv: str) -> int:
     po = polib.pofile(str(PO))
     for entry in po:
         if entry.msgid in pairs:
-            entry.msgstr = pairs[entry.msgid]
+            if entry.msgid_plural:  # "singular|plural"
+                one, _sep, many = pairs[entry.msgid].partition("|")
+                entry.msgstr_plural = {0: one, 1: many or one}
+            else:
+                entry.msgstr = pairs[entry.msgid]
     po.save()
     po.save_as_mofile(str(PO.with_suffix(".mo")))
     missing = [e.msgid for e in po.untranslated_entries()]

@@ -9,13 +9,15 @@ Code layout (documented in docs/catalogue.md), after GB/T 39554.1-2020:
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .constants import Audience, MaterialForm, OnlineDepth, ThemeKind, VersionStatus
+from .constants import Audience, ItemType, MaterialForm, OnlineDepth, ThemeKind, VersionStatus
 
 
 class Theme(models.Model):
@@ -39,6 +41,7 @@ class Theme(models.Model):
 class ServiceItem(models.Model):
     """The stable identity of a service item; its content lives in versions."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # GovStack serviceId
     basic_code = models.CharField(_("基本编码"), max_length=12)
     implementation_code = models.CharField(_("实施编码"), max_length=30, unique=True)
     department = models.ForeignKey(
@@ -76,13 +79,14 @@ class ServiceItemVersion(models.Model):
     item = models.ForeignKey(
         ServiceItem, verbose_name=_("事项"), on_delete=models.CASCADE, related_name="versions"
     )
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # GovStack eFormId
     number = models.PositiveIntegerField(_("版本号"))
     status = models.CharField(
         _("状态"), max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT
     )
 
     name = models.CharField(_("事项名称"), max_length=200)
-    item_type = models.CharField(_("事项类型"), max_length=2)
+    item_type = models.CharField(_("事项类型"), max_length=2, choices=ItemType.choices)
     summary = models.TextField(_("简介"), blank=True)
     applicant_types = models.JSONField(_("服务对象"), default=list)
     legal_basis = models.TextField(_("设定依据"))

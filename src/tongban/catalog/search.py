@@ -26,6 +26,7 @@ from pathlib import Path
 
 import jieba
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from pypinyin import Style, lazy_pinyin
 
 from .models import LifeEvent, SearchDocument, ServiceItem, ServiceItemVersion
@@ -243,7 +244,8 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     pinyin = []
     for part in expand(query).split():
         if part.isascii() and part.isalpha():
-            pinyin.append(part.lower())
+            if len(part) >= 2:  # a single letter is a prefix of half the index
+                pinyin.append(part.lower())
         else:
             words += segment(part)
     return list(dict.fromkeys(words))[:24], list(dict.fromkeys(pinyin))[:6]
@@ -437,7 +439,8 @@ def filters_match(doc: SearchDocument, filters: _Filters) -> bool:
 
 
 def suggest(prefix: str, *, limit: int = 8) -> list[str]:
-    """Titles for the search box while typing: by title prefix, or by pinyin / initials prefix."""
+    """Titles for the search box while typing: by title text, or by pinyin / initials prefix; titles that
+    start with what was typed come first, then the popular ones."""
     text = normalise(prefix)
     if not text:
         return []
@@ -445,13 +448,15 @@ def suggest(prefix: str, *, limit: int = 8) -> list[str]:
         if text.isascii() and text.replace(" ", "").isalpha():
             compact = text.replace(" ", "")
             rows = SearchDocument.objects.filter(
-                pinyin__icontains=f" {compact}"
-            ) | SearchDocument.objects.filter(pinyin__istartswith=compact)
+                Q(pinyin__icontains=f" {compact}") | Q(pinyin__istartswith=compact)
+            )
+            starts = lambda doc: doc.pinyin.startswith(compact) or doc.pinyin.split(" ", 2)[1:2] == [compact]  # noqa: E731
         else:
             rows = SearchDocument.objects.filter(title__contains=text)
-        return list(
-            dict.fromkeys(rows.order_by("-popularity", "title").values_list("title", flat=True)[: limit * 2])
-        )[:limit]
+            starts = lambda doc: doc.title.startswith(text)  # noqa: E731
+        candidates = list(rows.only("title", "pinyin", "popularity").order_by("-popularity", "title")[:100])
     except DatabaseError:
         log.exception("suggest failed for %r", text)
         return []
+    candidates.sort(key=lambda doc: not starts(doc))
+    return list(dict.fromkeys(doc.title for doc in candidates))[:limit]
