@@ -2,6 +2,8 @@
 
 from ninja import NinjaAPI
 
+from tongban.catalog.api import govstack as registration_router
+from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as core_router
 from tongban.identity.api import router as identity_router
 
@@ -13,3 +15,6 @@ api = NinjaAPI(
 )
 api.add_router("/core", core_router)
 api.add_router("/identity", identity_router)
+api.add_router("/catalog", catalog_router)
+# GovStack Registration Building Block (services and eForms now; applications and tasks come with cases).
+api.add_router("/registration", registration_router)
