@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("tongban.portal.urls")),
     path("", include("tongban.identity.urls")),
     path("services/", include("tongban.catalog.urls")),
+    path("staff/catalogue/", include("tongban.catalog.staff_urls")),
     path("o/", include((oidc_patterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -383,6 +383,7 @@ def staff_home_view(request: HttpRequest) -> HttpResponse:
             "roles": roles,
             "manageable": manageable,
             "can_audit": selectors.departments_where(request.user, Perm.AUDIT_VIEW).exists(),
+            "can_catalogue": selectors.departments_where(request.user, Perm.CATALOG_EDIT).exists(),
         },
     )
 
