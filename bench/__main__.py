@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["codes"]
+BENCHMARKS = ["codes", "catalogue"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from pypinyin import Style, lazy_pinyin
 
-from .models import LifeEvent, SearchDocument, ServiceItem, ServiceItemVersion
+from .models import LifeEvent, SearchDocument, ServiceItem, ServiceItemVersion, Theme
 
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
@@ -139,14 +139,16 @@ class SearchHit:
 
 def _document_text(title: str, extra: list[str], keywords: str = "") -> tuple[str, str]:
     tokens = segment(title) * 2 + [t for part in [keywords, *extra] for t in segment(part)]
+    # The title's characters too: the typo fallback finds candidates sharing characters with the query.
+    tokens += list(dict.fromkeys(_CJK.findall(title)))
     # Pinyin of the title's suffixes and of each keyword, so "sbk" finds 社保卡 and "jiazhao" 驾照.
     pinyin = _pinyin_terms(title) + [t for word in keywords.split() for t in _pinyin_terms(word)]
     return " ".join(tokens), " ".join(dict.fromkeys(pinyin))
 
 
-def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
+def item_document(item: ServiceItem, version: ServiceItemVersion, themes: list[Theme]) -> SearchDocument:
+    """The (unsaved) search document of a published item version."""
     department = item.department
-    themes = list(version.themes.all())
     tokens, pinyin = _document_text(
         version.name,
         [
@@ -159,26 +161,44 @@ def index_item(item: ServiceItem, version: ServiceItemVersion) -> None:
         ],
         keywords=version.keywords,
     )
-    SearchDocument.objects.update_or_create(
+    return SearchDocument(
         kind="item",
         object_id=item.pk,
-        defaults={
-            "title": version.name,
-            "department": department,
-            "area_code": department.area.code,
-            "applicant_types": " " + " ".join(version.applicant_types) + " ",
-            "themes": " " + " ".join(t.code for t in themes) + " ",
-            "tokens": tokens,
-            "pinyin": pinyin,
-            "popularity": item.popularity,
-        },
+        title=version.name,
+        department=department,
+        area_code=department.area.code,
+        applicant_types=" " + " ".join(version.applicant_types) + " ",
+        themes=" " + " ".join(t.code for t in themes) + " ",
+        tokens=tokens,
+        pinyin=pinyin,
+        popularity=item.popularity,
     )
-    _titles.cache_clear()
+
+
+def index_item(item: ServiceItem, version: ServiceItemVersion, themes: list[Theme] | None = None) -> None:
+    doc = item_document(item, version, list(version.themes.all()) if themes is None else themes)
+    fields = [
+        "title",
+        "department",
+        "area_code",
+        "applicant_types",
+        "themes",
+        "tokens",
+        "pinyin",
+        "popularity",
+    ]
+    SearchDocument.objects.update_or_create(
+        kind="item", object_id=item.pk, defaults={name: getattr(doc, name) for name in fields}
+    )
+
+
+def index_items_bulk(documents: list[SearchDocument]) -> None:
+    """Insert documents for items that have none yet (the importer's fast path)."""
+    SearchDocument.objects.bulk_create(documents, batch_size=500)
 
 
 def unindex_item(item: ServiceItem) -> None:
     SearchDocument.objects.filter(kind="item", object_id=item.pk).delete()
-    _titles.cache_clear()
 
 
 def index_life_event(event: LifeEvent) -> None:
@@ -208,12 +228,10 @@ def index_life_event(event: LifeEvent) -> None:
             "popularity": event.popularity,
         },
     )
-    _titles.cache_clear()
 
 
 def unindex_life_event(event: LifeEvent) -> None:
     SearchDocument.objects.filter(kind="event", object_id=event.pk).delete()
-    _titles.cache_clear()
 
 
 def reindex_all() -> int:
@@ -270,7 +288,7 @@ def search(
     filters = _Filters(applicant_type, department_id, theme, area_code)
     try:
         hits = _run(words, pinyin, filters, limit)
-        if _weak(text, hits):
+        if _weak(expand(text), hits):
             # A mistyped character leaves only weak matches: put titles close to the query first.
             typo = _typo_fallback(text, filters, limit)
             seen = {(h.kind, h.object_id) for h in typo}
@@ -379,13 +397,8 @@ def _fetch(sql: str, params: list[object]) -> list[tuple]:
         return cursor.fetchall()
 
 
-@functools.cache
-def _titles() -> tuple[tuple[str, str, int], ...]:
-    return tuple(SearchDocument.objects.values_list("title", "kind", "object_id"))
-
-
 def _weak(text: str, hits: list[SearchHit]) -> bool:
-    """No hit's title holds half of the query's Chinese characters (only judged for short Chinese queries)."""
+    """No hit's title holds half of the query's Chinese characters (judged for short queries only)."""
     chars = set(_CJK.findall(text))
     if not chars or len(text) > 12:
         return not hits
@@ -394,36 +407,22 @@ def _weak(text: str, hits: list[SearchHit]) -> bool:
 
 
 def _typo_fallback(text: str, filters: _Filters, limit: int) -> list[SearchHit]:
-    """Titles close to the query (a wrong or missing character); only for short queries, where it is cheap."""
-    if len(text) > 20:
+    """Titles close to the query (a wrong or missing character). The engine picks up to 200 candidates that
+    share characters with the query; only those are compared, so the cost does not grow with the catalogue."""
+    chars = list(dict.fromkeys(_CJK.findall(text)))
+    if not chars or len(text) > 20:
         return []
-    titles = _titles()
-    names = [t[0] for t in titles]
-    close = difflib.get_close_matches(text, names, n=limit, cutoff=0.5)
-    if not close:
-        # Compare with the title's start, the part people type.
-        starts = {name[: len(text) + 1]: name for name in names}
-        close = [starts[s] for s in difflib.get_close_matches(text, list(starts), n=limit, cutoff=0.6)]
-    wanted = {name: i for i, name in enumerate(close)}
-    ids = [(kind, oid) for name, kind, oid in titles if name in wanted]
-    if not ids:
-        return []
-    docs = SearchDocument.objects.select_related("department").filter(object_id__in=[oid for _, oid in ids])
-    hits = []
-    for doc in docs:
-        if (doc.kind, doc.object_id) not in ids or not filters_match(doc, filters):
-            continue
-        hits.append(
-            SearchHit(
-                doc.kind,
-                doc.object_id,
-                doc.title,
-                doc.department.short_name if doc.department else "",
-                1.0 / (1 + wanted[doc.title]),
-            )
-        )
-    hits.sort(key=lambda h: -h.score)
-    return hits[:limit]
+    candidates = _run(chars, [], filters, 200)
+    wanted = set(chars)
+    scored = []
+    for hit in candidates:
+        # Mostly: how many of the query's characters the title has; then how alike the two read.
+        shared = len(wanted & set(hit.title)) / len(wanted)
+        if shared >= 0.5:
+            ratio = difflib.SequenceMatcher(None, text, hit.title).ratio()
+            scored.append(SearchHit(hit.kind, hit.object_id, hit.title, hit.department, shared + ratio / 2))
+    scored.sort(key=lambda h: -h.score)
+    return scored[:limit]
 
 
 def filters_match(doc: SearchDocument, filters: _Filters) -> bool:

@@ -84,7 +84,11 @@ def _known_department_codes() -> set[str]:
     return set(Department.objects.filter(is_active=True).values_list("code", flat=True))
 
 
-def validate_content(content: ItemContent, *, subject: str, departments: set[str] | None = None) -> None:
+def validate_content(
+    content: ItemContent, *, subject: str, departments: set[str] | None = None, themes: set[str] | None = None
+) -> None:
+    """Raise CatalogError listing every problem. ``departments`` / ``themes``: the known codes, when the
+    caller (the importer) already has them."""
     data = content.fields
     problems = check_version_fields(data)
     problems += check_form_schema(data.get("form_schema"))
@@ -96,7 +100,11 @@ def validate_content(content: ItemContent, *, subject: str, departments: set[str
     unknown_fields = set(data) - set(VERSION_FIELDS)
     if unknown_fields:
         problems.append(Problem(", ".join(sorted(unknown_fields)), _("未知字段。")))
-    known_themes = set(Theme.objects.filter(code__in=content.themes).values_list("code", flat=True))
+    known_themes = (
+        themes
+        if themes is not None
+        else set(Theme.objects.filter(code__in=content.themes).values_list("code", flat=True))
+    )
     for missing in sorted(set(content.themes) - known_themes):
         problems.append(Problem("themes", _("主题不存在：%(t)s") % {"t": missing}))
     if problems:
@@ -104,12 +112,16 @@ def validate_content(content: ItemContent, *, subject: str, departments: set[str
 
 
 def write_content(version: ServiceItemVersion, content: ItemContent) -> None:
+    """Store a version's content (the caller validated it and holds the transaction)."""
     for name in VERSION_FIELDS:
         if name in content.fields:
             setattr(version, name, content.fields[name])
-    version.full_clean(exclude=["item", "themes"])
+    is_new = version.pk is None
+    # Field checks only: the rules behind the constraints were validated before, and the database enforces them.
+    version.full_clean(exclude=["item", "themes"], validate_unique=False, validate_constraints=False)
     version.save()
-    version.materials.all().delete()
+    if not is_new:
+        version.materials.all().delete()
     Material.objects.bulk_create(
         [
             Material(version=version, position=i, **{k: m[k] for k in MATERIAL_FIELDS if k in m})
@@ -158,6 +170,7 @@ def item_create_in_transaction(
     content: ItemContent,
     request: HttpRequest | None = None,
     departments: set[str] | None = None,
+    themes: set[str] | None = None,
 ) -> ServiceItemVersion:
     """The body of item_create, for callers that own the transaction (the importer)."""
     subject = content.fields.get("name") or basic_code
@@ -167,7 +180,7 @@ def item_create_in_transaction(
     )
     if problems:
         raise CatalogError(subject, problems)
-    validate_content(content, subject=subject, departments=departments)
+    validate_content(content, subject=subject, departments=departments, themes=themes)
     if ServiceItem.objects.filter(implementation_code=code).exists():
         raise CatalogError(
             subject,
@@ -317,7 +330,9 @@ def publish_in_transaction(
     require_review: bool = True,
 ) -> None:
     version = (
-        ServiceItemVersion.objects.select_for_update().select_related("item__department").get(pk=version.pk)
+        ServiceItemVersion.objects.select_for_update()
+        .select_related("item__department__area")
+        .get(pk=version.pk)
     )
     expected = VersionStatus.REVIEW if require_review else version.status
     if version.status != expected or version.status not in (VersionStatus.REVIEW, VersionStatus.DRAFT):

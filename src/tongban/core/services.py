@@ -21,7 +21,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return ip or None
 
 
-def audit_record(
+def audit_event(
     *,
     event_type: str,
     acting_user: Any = None,
@@ -32,15 +32,14 @@ def audit_record(
     department: Any = None,
     extra_data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event. Call inside the service's transaction so the record commits with the change;
-    for failed attempts call it after the rollback so the trace survives."""
+    """An unsaved audit event (for bulk writers); ``audit_record`` saves one."""
     user = (
         acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
     )
     if not actor_label and user is not None:
         # Citizens log in with their ID number: the trail keeps it masked like everywhere it is not needed.
         actor_label = mask_login_identifier(user.get_username())
-    return AuditEvent.objects.create(
+    return AuditEvent(
         at=timezone.now(),
         event_type=event_type,
         outcome=outcome,
@@ -54,3 +53,11 @@ def audit_record(
         target_id=str(target.pk) if target is not None else "",
         extra_data=extra_data or {},
     )
+
+
+def audit_record(**kwargs: Any) -> AuditEvent:
+    """Append one audit event (see audit_event for the arguments). Call inside the service's transaction so
+    the record commits with the change; for failed attempts call it after the rollback so the trace survives."""
+    event = audit_event(**kwargs)
+    event.save()
+    return event
