@@ -105,9 +105,12 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())[:MAX_QUERY]
 
 
-def segment(text: str) -> list[str]:
+def segment(text: str, *, for_query: bool = False) -> list[str]:
+    """Index text in search mode (long words and their parts); queries in precise mode, which yields whole
+    words only: every one of them is in the index, and the parts would match far too much."""
     words = []
-    for word in _tokenizer().cut_for_search(text):
+    cut = _tokenizer().cut(text) if for_query else _tokenizer().cut_for_search(text)
+    for word in cut:
         word = word.strip().lower()
         if word and word not in STOPWORDS and (word.isalnum() or _CJK.search(word)):
             words.append(word)
@@ -265,8 +268,12 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
             if len(part) >= 2:  # a single letter is a prefix of half the index
                 pinyin.append(part.lower())
         else:
-            words += segment(part)
-    return list(dict.fromkeys(words))[:24], list(dict.fromkeys(pinyin))[:6]
+            words += segment(part, for_query=True)
+    words = list(dict.fromkeys(words))
+    # Single characters match a large share of the catalogue (titles' characters are indexed for the typo
+    # fallback); they count only when the query has nothing longer.
+    longer = [w for w in words if len(w) > 1]
+    return (longer or words)[:24], list(dict.fromkeys(pinyin))[:6]
 
 
 def search(
