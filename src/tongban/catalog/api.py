@@ -84,6 +84,9 @@ class ItemFilters(Schema):
     department: str = ""
     theme: str = ""
     applicant_type: str = Field("", pattern="^(|person|organisation)$")
+    area: str = Field(
+        "", pattern="^([0-9]{6}|[0-9]{9})?$", description="GB/T 2260 code: items of that area and above"
+    )
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0)
 
@@ -94,6 +97,7 @@ def list_items(request: HttpRequest, filters: Query[ItemFilters]) -> list[dict[s
     if filters.q:
         hits = search.search(
             filters.q,
+            area_code=filters.area or None,
             applicant_type=filters.applicant_type or None,
             department_id=department.pk if department else None,
             theme=filters.theme or None,

@@ -104,3 +104,26 @@ def test_english_version_of_the_login_page(live_server, page):
     page.get_by_role("button", name="English").click()
     assert page.get_by_role("heading", name="Log in (citizens and organisations)").is_visible()
     shot(page, "login-en")
+
+
+def test_search_colloquially_and_open_a_guide(live_server, page):
+    from tongban.catalog.demo import catalogue
+    from tongban.catalog.transfer import import_catalogue
+    from tongban.identity.demo import build_demo_city
+
+    build_demo_city()
+    import_catalogue(catalogue())
+    page.goto(live_server.url + "/")
+    box = page.get_by_label("搜索办事事项")
+    box.fill("开饭店")
+    page.get_by_role("button", name="搜索").click()
+    assert page.get_by_role("link", name="开办餐饮店一件事").is_visible()
+    page.get_by_role("link", name="食品经营许可").first.click()
+    assert page.get_by_role("heading", name="食品经营许可").is_visible()
+    assert page.get_by_text("《中华人民共和国食品安全法》第三十五条").is_visible()
+    assert page.get_by_text("同时办理").first.is_visible()  # parallel review with the fire brigade
+    shot(page, "guide")
+    page.goto(live_server.url + "/services/")
+    page.get_by_label("搜索办事事项").fill("sfz")
+    page.get_by_role("button", name="搜索").click()
+    assert page.get_by_role("link", name="居民身份证补领").is_visible()
