@@ -69,7 +69,8 @@ PREFIXES = [
 
 def _generated_catalogue(n: int, departments: list[str], rng: random.Random) -> dict:
     from tongban.catalog.demo import M
-    from tongban.catalog.demo_fields import PERSON, THEMES, schema, simple
+    from tongban.catalog.demo_fields import THEMES
+    from tongban.catalog.tests.factories import content
 
     theme_codes = [t[0] for t in THEMES]
     items = []
@@ -80,27 +81,14 @@ def _generated_catalogue(n: int, departments: list[str], rng: random.Random) -> 
                 "department": departments[i % len(departments)],
                 "basic_code": f"20{i // len(departments) + 1:05d}00000",
                 "status": "published",
-                "version": {
-                    "name": name,
-                    "item_type": "20",
-                    "summary": f"{name}。",
-                    "applicant_types": ["person"],
-                    "legal_basis": "《临江市政务服务条例》",
-                    "conditions": "",
-                    "statutory_days": 20,
-                    "committed_days": 5,
-                    "fee_free": True,
-                    "fee_description": "",
-                    "channels": ["online"],
-                    "online_depth": "full_online",
-                    "max_visits": 0,
-                    "result_name": "",
-                    "result_licence_type": "",
-                    "form_schema": schema(list(PERSON)),
-                    "workflow": simple(),
-                    "keywords": " ".join(rng.sample(OBJECTS, 2)),
-                    "contact": "12345",
-                },
+                "version": content(
+                    name=name,
+                    item_type="20",
+                    summary=f"{name}。",
+                    legal_basis="《临江市政务服务条例》",
+                    keywords=" ".join(rng.sample(OBJECTS, 2)),
+                    contact="12345",
+                ).fields,
                 "materials": [M("id-card", "申请人居民身份证", licence="居民身份证")],
                 "themes": rng.sample(theme_codes, 2),
             }

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .constants import ApplicantType, Audience, Channel, ItemType, OnlineDepth
 from .models import Theme
-from .services import ItemContent, LifeEventEntry
+from .services import VERSION_FIELDS, ItemContent, LifeEventEntry
 from .validation import CatalogError
 
 
@@ -64,27 +64,7 @@ class ItemForm(forms.Form):
     workflow = PrettyJSONField(label=_("办理流程"))
     materials = PrettyJSONField(label=_("申请材料"), required=False)
 
-    content_fields = (
-        "name",
-        "item_type",
-        "summary",
-        "applicant_types",
-        "legal_basis",
-        "conditions",
-        "statutory_days",
-        "committed_days",
-        "fee_free",
-        "fee_description",
-        "channels",
-        "online_depth",
-        "max_visits",
-        "result_name",
-        "result_licence_type",
-        "form_schema",
-        "workflow",
-        "keywords",
-        "contact",
-    )
+    content_fields = VERSION_FIELDS
 
     def __init__(
         self, *args: Any, departments: list[tuple[str, str]], editing: bool = False, **kwargs: Any
