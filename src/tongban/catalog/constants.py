@@ -79,3 +79,8 @@ PREFILL_SOURCES = frozenset(
     }
 )
 ACCEPTED_FORMATS = frozenset({"pdf", "jpg", "jpeg", "png", "ofd", "docx", "xlsx"})
+
+# Layout hints a form field may carry (the portal's form renderer reads them).
+WIDGETS = frozenset(
+    {"text", "textarea", "select", "radio", "checkbox", "date", "number", "phone", "id-number", "address"}
+)

@@ -18,6 +18,7 @@ from tongban.identity.constants import StaffRoleName
 from .constants import (
     ACCEPTED_FORMATS,
     PREFILL_SOURCES,
+    WIDGETS,
     ApplicantType,
     Channel,
     ItemType,
@@ -121,6 +122,15 @@ def check_form_schema(schema: Any) -> list[Problem]:
         source = prop.get("x-prefill")
         if source is not None and source not in PREFILL_SOURCES:
             problems.append(Problem(f"{field}.{name}", _("未知的预填来源：%(s)s") % {"s": source}))
+        widget = prop.get("x-widget")
+        if widget is not None and widget not in WIDGETS:
+            problems.append(Problem(f"{field}.{name}", _("未知的控件类型：%(w)s") % {"w": widget}))
+        for hint in ("x-group", "x-help"):
+            if hint in prop and not isinstance(prop[hint], str):
+                problems.append(Problem(f"{field}.{name}", _("%(h)s 应为文字。") % {"h": hint}))
+    order = schema.get("x-order")
+    if order is not None and (not isinstance(order, list) or set(order) - set(properties)):
+        problems.append(Problem(f"{field}.x-order", _("x-order 应为字段名列表，且只能包含已定义的字段。")))
     for name in schema.get("required", []):
         if name not in properties:
             problems.append(

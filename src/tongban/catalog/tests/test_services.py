@@ -177,6 +177,25 @@ def test_permissions_per_department(dept, editor):
             },
             "workflow",
         ),
+        (
+            {
+                "form_schema": {
+                    "type": "object",
+                    "properties": {"x": {"type": "string", "title": "X", "x-widget": "slider"}},
+                }
+            },
+            "form_schema.x",
+        ),
+        (
+            {
+                "form_schema": {
+                    "type": "object",
+                    "x-order": ["y"],
+                    "properties": {"x": {"type": "string", "title": "X"}},
+                }
+            },
+            "form_schema.x-order",
+        ),
         ({"committed_days": 30, "statutory_days": 20}, "committed_days"),
         ({"legal_basis": ""}, "legal_basis"),
     ],
@@ -338,3 +357,18 @@ def test_bundle_condition_must_use_defined_questions(dept):
         _bundle([v], conditions={0: {"field": "undefined_q", "op": "truthy"}})
     assert "undefined_q" in err.value.message
     assert not LifeEvent.objects.exists()
+
+
+def test_layout_hints_are_accepted(dept, editor):
+    form = {
+        "type": "object",
+        "x-order": ["address", "name"],
+        "properties": {
+            "name": {"type": "string", "title": "姓名", "x-group": "申请人", "x-widget": "text"},
+            "address": {"type": "string", "title": "地址", "x-widget": "address", "x-help": "填写到门牌号"},
+        },
+    }
+    version = services.item_create(
+        acting_user=editor, department=dept, basic_code="010001900000", content=content(form_schema=form)
+    )
+    assert version.form_schema["x-order"] == ["address", "name"]
