@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEvent
+from .models import AuditEvent, CalendarDay, CalendarYear
+from .services import calendar_day_set
 
 
 @admin.register(AuditEvent)
@@ -17,6 +19,45 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(admin.ModelAdmin):
+    list_display = ("year", "status", "source", "updated_at")
+    actions = ["mark_official"]
+
+    @admin.action(description=_("标记为国务院已公布（正式）"))
+    def mark_official(self, request, queryset):  # type: ignore[no-untyped-def]
+        for year in queryset:
+            first = CalendarDay.objects.filter(date__year=year.year).first()
+            if first is not None:
+                calendar_day_set(
+                    acting_user=request.user,
+                    date=first.date,
+                    is_workday=first.is_workday,
+                    name=first.name,
+                    official=True,
+                )
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    """Holidays and make-up working days; saving goes through the service (audited, reloads the calendar)."""
+
+    list_display = ("date", "is_workday", "name")
+    list_filter = ("is_workday",)
+    date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        try:
+            calendar_day_set(
+                acting_user=request.user, date=obj.date, is_workday=obj.is_workday, name=obj.name
+            )
+        except ValueError as exc:
+            self.message_user(request, str(exc), level="error")
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

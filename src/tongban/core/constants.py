@@ -24,6 +24,7 @@ class AuditEventType(models.TextChoices):
     PERMISSION_DENIED = "permission_denied", _("越权访问被拒绝")
     PERSON_VERIFIED = "person_verified", _("核验公民身份")
     CATALOG_CHANGED = "catalog_changed", _("事项目录变更")
+    CALENDAR_CHANGED = "calendar_changed", _("工作日历变更")
 
 
 class AuditOutcome(models.TextChoices):

@@ -46,3 +46,40 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_event_type_display()} {self.actor_label}"
+
+
+class CalendarYear(models.Model):
+    """A year the working-day calendar knows. Without a row, deadline arithmetic in that year is refused."""
+
+    OFFICIAL = "official"
+    PROVISIONAL = "provisional"
+    STATUS_CHOICES = [(OFFICIAL, _("国务院公布")), (PROVISIONAL, _("暂定（尚未公布，按周末和固定节日）"))]
+
+    year = models.PositiveSmallIntegerField(_("年份"), primary_key=True)
+    status = models.CharField(_("状态"), max_length=12, choices=STATUS_CHOICES, default=OFFICIAL)
+    source = models.CharField(_("来源"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("工作日历年度")
+        verbose_name_plural = _("工作日历年度")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}（{self.get_status_display()}）"
+
+
+class CalendarDay(models.Model):
+    """An exception to the weekday rule: a holiday on a weekday, or a make-up working day (调休) on a weekend."""
+
+    date = models.DateField(_("日期"), primary_key=True)
+    is_workday = models.BooleanField(_("是否工作日"))
+    name = models.CharField(_("说明"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("节假日与调休")
+        verbose_name_plural = _("节假日与调休")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {_('上班') if self.is_workday else _('休息')} {self.name}"

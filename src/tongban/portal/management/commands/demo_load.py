@@ -9,6 +9,7 @@ from django.db import transaction
 
 from tongban.catalog.demo import catalogue as demo_catalogue
 from tongban.catalog.transfer import import_catalogue
+from tongban.core.services import calendar_seed_official, calendar_year_provisional
 from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
 from tongban.identity.models import Department
 
@@ -26,6 +27,9 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 logins = build_demo_city(seed=options["seed"])
+            years = calendar_seed_official()
+            # 2027's schedule is not in the shipped data: opened as provisional, and shown as such.
+            calendar_year_provisional(acting_user=None, year=max(years) + 1)
             report = import_catalogue(demo_catalogue())
             self.stdout.write(f"事项目录：{report.created} 个事项，{report.life_events} 个一件事。")
             self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))
