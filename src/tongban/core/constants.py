@@ -25,6 +25,8 @@ class AuditEventType(models.TextChoices):
     PERSON_VERIFIED = "person_verified", _("核验公民身份")
     CATALOG_CHANGED = "catalog_changed", _("事项目录变更")
     CALENDAR_CHANGED = "calendar_changed", _("工作日历变更")
+    CASE_SUBMITTED = "case_submitted", _("提交办件")
+    CASE_ACTION = "case_action", _("办件操作")
 
 
 class AuditOutcome(models.TextChoices):

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "tongban.core",
     "tongban.identity",
     "tongban.catalog",
+    "tongban.cases",
     "tongban.portal",
 ]
 

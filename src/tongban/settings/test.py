@@ -25,3 +25,8 @@ WHITENOISE_AUTOREFRESH = True
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TONGBAN_DEMO = False
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, like production (WAL, busy timeout): an in-memory shared-cache database has table locks
+    # that make concurrency tests fail for reasons production never sees.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(DATA_DIR) / "test.sqlite3")}  # noqa: F405

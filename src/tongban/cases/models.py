@@ -1,0 +1,210 @@
+"""Cases (办件): an application against a published item version, its workflow tasks and its timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .constants import CaseStatus, EventKind, Outcome, TaskStatus
+
+
+class CaseNumberCounter(models.Model):
+    """Per day and area, the last sequence number handed out (locked row: numbers never repeat)."""
+
+    day = models.DateField()
+    area_code = models.CharField(max_length=6)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "area_code"], name="unique_case_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.area_code} {self.day} #{self.last}"
+
+
+class Case(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # GovStack fileId
+    number = models.CharField(_("办件编号"), max_length=24, unique=True)
+    query_code = models.CharField(_("查询码"), max_length=8)
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人账号"), on_delete=models.PROTECT, related_name="cases"
+    )
+    organisation = models.ForeignKey(
+        "identity.Organisation",
+        verbose_name=_("代表的组织"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    item_version = models.ForeignKey(
+        "catalog.ServiceItemVersion",
+        verbose_name=_("事项版本"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    life_event = models.ForeignKey(
+        "catalog.LifeEvent",
+        verbose_name=_("一件事"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("所属一件事办件"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sub_cases",
+    )
+    department = models.ForeignKey(
+        "identity.Department",
+        verbose_name=_("实施部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    title = models.CharField(_("事项名称"), max_length=200)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED
+    )
+    outcome = models.CharField(
+        _("结果"), max_length=10, choices=Outcome.choices, default=Outcome.NONE, blank=True
+    )
+    answers = models.JSONField(_("申请信息"), default=dict)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    submitted_at = models.DateTimeField(_("提交时间"), default=timezone.now)
+    accepted_on = models.DateField(_("受理日期"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("决定时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    decision_reason = models.TextField(_("决定理由"), blank=True)
+    committed_due = models.DateField(_("承诺期限"), null=True, blank=True)
+    statutory_due = models.DateField(_("法定期限"), null=True, blank=True)
+    paused_days = models.PositiveIntegerField(_("补正暂停工作日"), default=0)
+    paused_since = models.DateField(_("补正开始"), null=True, blank=True)
+    correction_items = models.JSONField(_("补正事项"), default=list, blank=True)
+    lock_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("办件")
+        verbose_name_plural = _("办件")
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="one_case_per_submission",
+            ),
+            models.CheckConstraint(
+                condition=Q(item_version__isnull=False) | Q(life_event__isnull=False),
+                name="case_has_item_or_bundle",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["department", "status"]),
+            models.Index(fields=["status", "committed_due"]),
+            models.Index(fields=["applicant", "-submitted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.life_event_id is not None and self.item_version_id is None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in {
+            CaseStatus.SUBMITTED,
+            CaseStatus.CORRECTION,
+            CaseStatus.IN_PROGRESS,
+            CaseStatus.DECIDED,
+        }
+
+
+class CaseTask(models.Model):
+    """One workflow step of a case, in the department and role the item's workflow names."""
+
+    case = models.ForeignKey(Case, verbose_name=_("办件"), on_delete=models.CASCADE, related_name="tasks")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # GovStack taskId
+    step_key = models.CharField(max_length=40)
+    name = models.CharField(_("环节"), max_length=60)
+    kind = models.CharField(_("类型"), max_length=10)
+    after = models.JSONField(default=list)
+    department = models.ForeignKey(
+        "identity.Department", verbose_name=_("办理部门"), on_delete=models.PROTECT, related_name="case_tasks"
+    )
+    role = models.CharField(_("办理角色"), max_length=30)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.WAITING
+    )
+    opened_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("认领人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("办理人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    action = models.CharField(_("办理结果"), max_length=12, blank=True)
+    reason = models.TextField(_("意见"), blank=True)
+    lock_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("办理环节")
+        verbose_name_plural = _("办理环节")
+        ordering = ["case", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "step_key"], name="unique_case_step")]
+        indexes = [models.Index(fields=["department", "status", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} · {self.name}"
+
+
+class CaseEvent(models.Model):
+    """The case's timeline: what the applicant follows like a parcel, and the internal record."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    public = models.BooleanField(default=True)
+    message = models.CharField(max_length=300)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    department = models.ForeignKey(
+        "identity.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.message}"
+
+
+def today() -> dt.date:
+    return timezone.localdate()

@@ -1,0 +1,640 @@
+"""Case writes: submission (idempotent), the workflow engine (parallel steps, correction that pauses the
+clock, decisions), withdrawal. Each is one durable transaction; a staff action that lost a race is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator, FormatChecker
+
+from tongban.catalog import services as catalog_services
+from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
+from tongban.core import workdays
+from tongban.core.constants import AuditEventType, AuditOutcome
+from tongban.core.services import audit_record
+from tongban.identity.models import Department, Organisation, StaffRole, User
+from tongban.identity.permissions import Perm
+from tongban.identity.selectors import can_act_for, staff_has_perm
+
+from .constants import REASON_REQUIRED, STEP_ACTIONS, Action, CaseStatus, EventKind, Outcome, TaskStatus
+from .models import Case, CaseEvent, CaseNumberCounter, CaseTask, today
+
+QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class CaseError(Exception):
+    """A refused request; ``problems`` maps form fields to messages when the answers are at fault."""
+
+    def __init__(
+        self, message: str, *, problems: dict[str, str] | None = None, code: str = "invalid"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or {}
+        self.code = code
+
+
+class CaseConflict(CaseError):
+    def __init__(self) -> None:
+        super().__init__(_("该办件已被他人处理或状态已变化，请刷新后重试。"), code="conflict")
+
+
+# ---- answers -------------------------------------------------------------------------------------------
+
+
+def prefill_values(user: User, organisation: Organisation | None) -> dict[str, Any]:
+    """What the government already knows, by prefill source name (more sources join with registries)."""
+    person = user.person
+    values: dict[str, Any] = {}
+    if person is not None:
+        values.update(
+            {
+                "person.name": person.name,
+                "person.id_number": person.id_number,
+                "person.phone": user.phone or person.phone,
+                "person.birth_date": person.birth_date.isoformat(),
+                "person.sex": "男" if person.sex == "M" else "女",
+            }
+        )
+    if organisation is not None:
+        values.update(
+            {
+                "organisation.name": organisation.name,
+                "organisation.uscc": organisation.uscc,
+                "organisation.address": organisation.address,
+                "organisation.legal_representative": organisation.legal_representative.name,
+            }
+        )
+    return values
+
+
+def prefill(schema: Mapping[str, Any], user: User, organisation: Organisation | None) -> dict[str, Any]:
+    known = prefill_values(user, organisation)
+    return {
+        name: known[prop["x-prefill"]]
+        for name, prop in schema.get("properties", {}).items()
+        if prop.get("x-prefill") in known
+    }
+
+
+def _message(error: Any, schema: Mapping[str, Any]) -> tuple[str, str]:
+    properties = schema.get("properties", {})
+    if error.validator == "required":
+        name = error.message.split("'")[1] if "'" in error.message else ""
+        title = properties.get(name, {}).get("title", name)
+        return name, _("请填写“%(t)s”。") % {"t": title}
+    name = str(error.path[0]) if error.path else ""
+    title = properties.get(name, {}).get("title", name)
+    if error.validator == "enum":
+        return name, _("“%(t)s”请从给定选项中选择。") % {"t": title}
+    if error.validator in {"type", "format", "pattern"}:
+        return name, _("“%(t)s”的格式不正确。") % {"t": title}
+    if error.validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
+        return name, _("“%(t)s”超出允许的范围。") % {"t": title}
+    if error.validator in {"maxLength", "minLength"}:
+        return name, _("“%(t)s”的长度不符合要求。") % {"t": title}
+    return name, _("“%(t)s”填写有误。") % {"t": title}
+
+
+def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> None:
+    """Every problem at once (一次性告知), in Chinese, keyed by field."""
+    problems: dict[str, str] = {}
+    for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(dict(answers)):
+        name, message = _message(error, schema)
+        problems.setdefault(name, message)
+    unknown = set(answers) - set(schema.get("properties", {}))
+    for name in sorted(unknown):
+        problems[name] = _("未知的字段。")
+    if problems:
+        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
+
+
+# ---- numbers -------------------------------------------------------------------------------------------
+
+
+def _next_number(area_code: str) -> str:
+    day = today()
+    counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
+        day=day, area_code=area_code
+    )
+    CaseNumberCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
+    counter.refresh_from_db(fields=["last"])
+    return f"{area_code}{day:%Y%m%d}{counter.last:05d}"
+
+
+def _query_code() -> str:
+    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(6))
+
+
+# ---- submission ----------------------------------------------------------------------------------------
+
+
+def case_submit(
+    *,
+    applicant: User,
+    answers: Mapping[str, Any],
+    item: ServiceItem | None = None,
+    life_event: LifeEvent | None = None,
+    idempotency_key: str = "",
+    organisation: Organisation | None = None,
+    request: HttpRequest | None = None,
+) -> Case:
+    """Submit an application for a published item or bundle. The same idempotency key from the same applicant
+    returns the case already created (double click, retry after a timeout, two tabs)."""
+    if not applicant.is_public:
+        raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
+    if organisation is not None and not can_act_for(applicant, organisation):
+        raise CaseError(_("您不是该组织的法定代表人或有效经办人。"), code="forbidden")
+    key = (idempotency_key or "")[:64]
+    if key:
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=key, parent__isnull=True).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic(durable=True):
+            if life_event is not None:
+                return _submit_bundle(applicant, life_event, answers, key, organisation, request)
+            if item is None:
+                raise CaseError(_("请选择要办理的事项。"))
+            return _submit_item(applicant, item, answers, key, organisation, request)
+    except IntegrityError:
+        # A concurrent submission with the same key won the race: return its case.
+        existing = (
+            Case.objects.filter(applicant=applicant, idempotency_key=key, parent__isnull=True).first()
+            if key
+            else None
+        )
+        if existing is None:
+            raise
+        return existing
+
+
+def _locked_published(item: ServiceItem) -> ServiceItemVersion:
+    item = ServiceItem.objects.select_related("published_version", "department__area").get(pk=item.pk)
+    version = item.published_version
+    if version is None:
+        raise CaseError(_("该事项已停止办理，请查看最新办事指南。"), code="withdrawn")
+    return version
+
+
+def _submit_item(applicant, item, answers, key, organisation, request, *, parent: Case | None = None) -> Case:
+    version = _locked_published(item)
+    if organisation is None and "person" not in version.applicant_types:
+        raise CaseError(_("该事项面向法人，请切换为代表组织办事后再申请。"), code="applicant_type")
+    if organisation is not None and "organisation" not in version.applicant_types:
+        raise CaseError(_("该事项面向个人，请切换为个人身份后再申请。"), code="applicant_type")
+    # Verified data wins over whatever the browser sent for prefilled fields.
+    data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
+    validate_answers(version.form_schema, data)
+    department = item.department
+    case = Case.objects.create(
+        number=_next_number(department.area.code),
+        query_code=_query_code(),
+        applicant=applicant,
+        organisation=organisation,
+        item_version=version,
+        department=department,
+        title=version.name,
+        answers=data,
+        idempotency_key=key if parent is None else "",
+        parent=parent,
+        life_event=parent.life_event if parent else None,
+    )
+    _create_tasks(case, version)
+    _event(
+        case,
+        EventKind.SUBMITTED,
+        _("已提交，等待%(d)s受理") % {"d": department.short_name},
+        department=department,
+    )
+    if parent is None:
+        audit_record(
+            event_type=AuditEventType.CASE_SUBMITTED,
+            acting_user=applicant,
+            request=request,
+            target=case,
+            department=department,
+            extra_data={"number": case.number},
+        )
+    return case
+
+
+def _submit_bundle(applicant, life_event, answers, key, organisation, request) -> Case:
+    merged = catalog_services.merged_form(life_event, dict(answers))
+    data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
+    validate_answers(merged.schema, data)
+    first = merged.items[0].item
+    parent = Case.objects.create(
+        number=_next_number(first.department.area.code),
+        query_code=_query_code(),
+        applicant=applicant,
+        organisation=organisation,
+        life_event=life_event,
+        title=life_event.name,
+        answers=data,
+        idempotency_key=key,
+    )
+    for version in merged.items:
+        item_answers = {
+            item_field: data[merged_field]
+            for merged_field, sources in merged.sources.items()
+            for code, item_field in sources
+            if code == version.item.implementation_code and merged_field in data
+        }
+        _submit_item(applicant, version.item, item_answers, "", organisation, request, parent=parent)
+    _event(parent, EventKind.SUBMITTED, _("已提交，%(n)d个部门将同时办理") % {"n": len(merged.items)})
+    audit_record(
+        event_type=AuditEventType.CASE_SUBMITTED,
+        acting_user=applicant,
+        request=request,
+        target=parent,
+        extra_data={"number": parent.number, "sub_cases": len(merged.items)},
+    )
+    return parent
+
+
+def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
+    steps = version.workflow.get("steps", [])
+    codes = {s.get("department") for s in steps} - {"$self", None}
+    departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
+    now = timezone.now()
+    tasks = []
+    for step in steps:
+        code = step.get("department", "$self")
+        opens = not step.get("after")
+        tasks.append(
+            CaseTask(
+                case=case,
+                step_key=step["key"],
+                name=step.get("name") or step["kind"],
+                kind=step["kind"],
+                after=list(step.get("after", [])),
+                department=case.department if code == "$self" else departments[code],
+                role=step["role"],
+                status=TaskStatus.OPEN if opens else TaskStatus.WAITING,
+                opened_at=now if opens else None,
+            )
+        )
+    CaseTask.objects.bulk_create(tasks)
+
+
+def _event(
+    case: Case,
+    kind: str,
+    message: str,
+    *,
+    public: bool = True,
+    actor: User | None = None,
+    department: Department | None = None,
+    data: dict | None = None,
+) -> None:
+    CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        message=message[:300],
+        public=public,
+        actor=actor,
+        department=department,
+        data=data or {},
+    )
+    if public:
+        from .notify import notify_on_commit
+
+        notify_on_commit(case, message)
+
+
+# ---- the workflow engine --------------------------------------------------------------------------------
+
+KIND_PERM = {
+    "accept": Perm.CASE_ACCEPT,
+    "review": Perm.CASE_REVIEW,
+    "decide": Perm.CASE_DECIDE,
+    "close": Perm.CASE_ACCEPT,
+}
+
+
+def can_act_on(user: User, task: CaseTask) -> bool:
+    """The staff member holds the task's role in the task's department (or is a platform administrator)."""
+    if not user.is_authenticated or not user.is_civil_servant:
+        return False
+    if staff_has_perm(user, Perm.PLATFORM_MANAGE, None):
+        return True
+    return StaffRole.objects.filter(user=user, department_id=task.department_id, role=task.role).exists()
+
+
+def task_act(
+    *,
+    actor: User,
+    task: CaseTask,
+    action: str,
+    reason: str = "",
+    correction_items: list[str] | None = None,
+    expected_version: int | None = None,
+    request: HttpRequest | None = None,
+) -> Case:
+    """Complete (or pause, for a correction request) one open task. ``expected_version`` is the task's
+    lock_version the officer saw; if someone acted first, CaseConflict, and nothing changes."""
+    if not can_act_on(actor, task):
+        audit_record(
+            event_type=AuditEventType.PERMISSION_DENIED,
+            acting_user=actor,
+            request=request,
+            department=task.department,
+            outcome=AuditOutcome.FAILURE,
+            target=task.case,
+            extra_data={"action": action, "task": task.step_key},
+        )
+        raise CaseError(
+            _("您在“%(d)s”没有“%(r)s”的办理权限。") % {"d": task.department.name, "r": task.name},
+            code="forbidden",
+        )
+    allowed = STEP_ACTIONS.get(task.kind, ())
+    if action not in allowed or (action == Action.CORRECTION and task.kind not in ("accept", "review")):
+        raise CaseError(_("该环节不能执行此操作。"), code="invalid_action")
+    reason = (reason or "").strip()
+    if action in REASON_REQUIRED and not reason:
+        raise CaseError(_("请填写理由。"), problems={"reason": _("请填写理由。")})
+    items = [i.strip() for i in (correction_items or []) if i and i.strip()]
+    if action == Action.CORRECTION and not items:
+        raise CaseError(
+            _("请一次性列明需要补正的全部内容。"), problems={"correction_items": _("请列明需要补正的内容。")}
+        )
+    with transaction.atomic(durable=True):
+        version = task.lock_version if expected_version is None else expected_version
+        new_status = TaskStatus.PAUSED if action == Action.CORRECTION else TaskStatus.DONE
+        claimed = CaseTask.objects.filter(pk=task.pk, lock_version=version, status=TaskStatus.OPEN).update(
+            status=new_status,
+            lock_version=F("lock_version") + 1,
+            completed_by=actor,
+            completed_at=timezone.now(),
+            action=action,
+            reason=reason,
+        )
+        if not claimed:
+            raise CaseConflict()
+        case = Case.objects.select_for_update().get(pk=task.case_id)
+        if not case.is_open:
+            raise CaseConflict()
+        task.refresh_from_db()
+        _apply(case, task, action, reason, items, actor)
+        case.lock_version += 1
+        case.save()
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=actor,
+            request=request,
+            target=case,
+            department=task.department,
+            extra_data={"task": task.step_key, "action": action},
+        )
+        if case.parent_id:
+            _refresh_parent(case.parent_id)
+    return case
+
+
+def _apply(case: Case, task: CaseTask, action: str, reason: str, items: list[str], actor: User) -> None:
+    dept = task.department
+    if action == Action.ACCEPT:
+        case.status = CaseStatus.IN_PROGRESS
+        case.accepted_on = today()
+        version = case.item_version
+        cal = workdays.calendar()
+        start = case.accepted_on
+        case.committed_due = cal.add(start, version.committed_days)
+        case.statutory_due = cal.add(start, version.statutory_days)
+        _event(
+            case,
+            EventKind.ACCEPTED,
+            _("%(d)s已受理，承诺%(c)s前办结") % {"d": dept.short_name, "c": case.committed_due.isoformat()},
+            actor=actor,
+            department=dept,
+        )
+    elif action == Action.REFUSE:
+        _finish(case, CaseStatus.REFUSED, reason)
+        _event(
+            case,
+            EventKind.REFUSED,
+            _("%(d)s不予受理：%(r)s") % {"d": dept.short_name, "r": reason},
+            actor=actor,
+            department=dept,
+        )
+        return
+    elif action == Action.CORRECTION:
+        case.status = CaseStatus.CORRECTION
+        case.paused_since = today()
+        case.correction_items = items
+        _event(
+            case,
+            EventKind.CORRECTION_REQUESTED,
+            _("请补正：%(i)s") % {"i": "；".join(items)},
+            actor=actor,
+            department=dept,
+            data={"items": items, "reason": reason},
+        )
+        return
+    elif action in (Action.PASS, Action.OBJECT):
+        _event(
+            case,
+            EventKind.TASK_DONE,
+            _("%(d)s%(n)s完成") % {"d": dept.short_name, "n": task.name},
+            actor=actor,
+            department=dept,
+            data={"opinion": action, "reason": reason},
+        )
+        if action == Action.OBJECT:
+            _event(case, EventKind.COMMENT, reason, public=False, actor=actor, department=dept)
+    elif action in (Action.APPROVE, Action.REJECT):
+        case.status = CaseStatus.DECIDED
+        case.outcome = Outcome.APPROVED if action == Action.APPROVE else Outcome.REJECTED
+        case.decided_at = timezone.now()
+        case.decision_reason = reason
+        message = _("%(d)s作出准予决定") if action == Action.APPROVE else _("%(d)s作出不予决定：%(r)s")
+        _event(
+            case,
+            EventKind.DECIDED,
+            message % {"d": dept.short_name, "r": reason},
+            actor=actor,
+            department=dept,
+        )
+    elif action == Action.CLOSE:
+        _finish(case, CaseStatus.CLOSED, "")
+        _event(case, EventKind.CLOSED, _("已办结"), actor=actor, department=dept)
+        return
+    _open_successors(case)
+
+
+def _open_successors(case: Case) -> None:
+    """Open every waiting step whose predecessors are all done (the join of parallel steps)."""
+    tasks = list(CaseTask.objects.filter(case=case))
+    done = {t.step_key for t in tasks if t.status == TaskStatus.DONE}
+    now = timezone.now()
+    opened = []
+    for t in tasks:
+        if t.status == TaskStatus.WAITING and set(t.after) <= done:
+            t.status, t.opened_at = TaskStatus.OPEN, now
+            opened.append(t)
+    if opened:
+        CaseTask.objects.bulk_update(opened, ["status", "opened_at"])
+        names = "、".join(f"{t.department.short_name}{t.name}" for t in opened)
+        _event(case, EventKind.TASK_OPENED, _("正在%(n)s") % {"n": names})
+    elif case.status == CaseStatus.DECIDED and not any(
+        t.status in (TaskStatus.OPEN, TaskStatus.WAITING) for t in tasks
+    ):
+        _finish(case, CaseStatus.CLOSED, "")  # a workflow without a closing step ends at the decision
+        _event(case, EventKind.CLOSED, _("已办结"))
+
+
+def _finish(case: Case, status: str, reason: str) -> None:
+    case.status = status
+    case.closed_at = timezone.now()
+    if reason:
+        case.decision_reason = reason
+    CaseTask.objects.filter(
+        case=case, status__in=[TaskStatus.OPEN, TaskStatus.WAITING, TaskStatus.PAUSED]
+    ).update(status=TaskStatus.CANCELLED)
+
+
+def _refresh_parent(parent_id: int) -> None:
+    """A bundle's case follows its sub-cases: closed when all are final, in progress while any is open."""
+    parent = Case.objects.select_for_update().get(pk=parent_id)
+    statuses = list(Case.objects.filter(parent_id=parent_id).values_list("status", "outcome"))
+    finals = {CaseStatus.CLOSED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN}
+    if all(s in finals for s, _o in statuses):
+        if parent.status not in finals:
+            approved = sum(1 for s, o in statuses if s == CaseStatus.CLOSED and o == Outcome.APPROVED)
+            parent.status = CaseStatus.CLOSED
+            parent.closed_at = timezone.now()
+            parent.outcome = (
+                Outcome.APPROVED
+                if approved == len(statuses)
+                else (Outcome.REJECTED if approved == 0 else Outcome.APPROVED)
+            )
+            parent.save(update_fields=["status", "closed_at", "outcome"])
+            CaseEvent.objects.create(
+                case=parent,
+                kind=EventKind.CLOSED,
+                message=_("全部事项已办结（%(a)d/%(n)d 项准予）") % {"a": approved, "n": len(statuses)},
+            )
+    elif any(s == CaseStatus.CORRECTION for s, _o in statuses):
+        parent.status = CaseStatus.CORRECTION
+        parent.save(update_fields=["status"])
+    elif parent.status != CaseStatus.IN_PROGRESS:
+        parent.status = CaseStatus.IN_PROGRESS
+        parent.save(update_fields=["status"])
+
+
+# ---- applicant actions ---------------------------------------------------------------------------------
+
+
+def case_correct(
+    *, applicant: User, case: Case, answers: Mapping[str, Any], request: HttpRequest | None = None
+) -> Case:
+    """The applicant sends everything asked for; the paused step reopens and the clock resumes, with the
+    working days spent waiting added to the deadlines."""
+    with transaction.atomic(durable=True):
+        case = Case.objects.select_for_update(of=("self",)).select_related("item_version").get(pk=case.pk)
+        if case.applicant_id != applicant.pk:
+            raise CaseError(_("这不是您的办件。"), code="forbidden")
+        if case.status != CaseStatus.CORRECTION:
+            raise CaseConflict()
+        data = {
+            **case.answers,
+            **dict(answers),
+            **prefill(case.item_version.form_schema, applicant, case.organisation),
+        }
+        validate_answers(case.item_version.form_schema, data)
+        cal = workdays.calendar()
+        waited = max(0, cal.between(case.paused_since, today())) if case.paused_since else 0
+        case.paused_days += waited
+        if case.committed_due:
+            case.committed_due = cal.add(case.committed_due, waited)
+            case.statutory_due = cal.add(case.statutory_due, waited)
+        task = CaseTask.objects.select_for_update().get(case=case, status=TaskStatus.PAUSED)
+        task.status = TaskStatus.OPEN
+        task.opened_at = timezone.now()
+        task.lock_version += 1
+        task.save(update_fields=["status", "opened_at", "lock_version"])
+        case.answers = data
+        case.status = CaseStatus.IN_PROGRESS if case.accepted_on else CaseStatus.SUBMITTED
+        case.paused_since = None
+        case.correction_items = []
+        case.lock_version += 1
+        case.save()
+        _event(case, EventKind.CORRECTED, _("已补正，%(d)s继续办理") % {"d": task.department.short_name})
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=applicant,
+            request=request,
+            target=case,
+            extra_data={"action": "corrected", "waited_workdays": waited},
+        )
+        if case.parent_id:
+            _refresh_parent(case.parent_id)
+    return case
+
+
+def case_withdraw(
+    *, applicant: User, case: Case, reason: str = "", request: HttpRequest | None = None
+) -> Case:
+    """Before a decision, the applicant may withdraw (a bundle withdraws all its open sub-cases)."""
+    with transaction.atomic(durable=True):
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.applicant_id != applicant.pk:
+            raise CaseError(_("这不是您的办件。"), code="forbidden")
+        if case.status not in (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS):
+            raise CaseError(_("已作出决定或已结束的办件不能撤回。"), code="conflict")
+        targets = (
+            [case]
+            if not case.is_bundle
+            else list(
+                Case.objects.select_for_update().filter(
+                    parent=case,
+                    status__in=[CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS],
+                )
+            )
+        )
+        for target in targets:
+            _finish(target, CaseStatus.WITHDRAWN, reason.strip())
+            target.lock_version += 1
+            target.save()
+            _event(target, EventKind.WITHDRAWN, _("申请人已撤回"))
+        if case.is_bundle:
+            case.refresh_from_db()
+            _refresh_parent(case.pk)
+        elif case.parent_id:
+            _refresh_parent(case.parent_id)
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=applicant,
+            request=request,
+            target=case,
+            extra_data={"action": "withdrawn"},
+        )
+    return case
+
+
+# ---- deadlines -----------------------------------------------------------------------------------------
+
+YELLOW_DAYS = 3
+
+
+def deadline_state(case: Case, on: dt.date | None = None) -> tuple[int | None, str]:
+    """(working days left, level): green, yellow (≤ 3 left), red (due today or tomorrow) or overdue."""
+    if case.committed_due is None or not case.is_open:
+        return None, "none"
+    left = workdays.calendar().between(on or today(), case.committed_due)
+    if left < 0:
+        return left, "overdue"
+    if left <= 1:
+        return left, "red"
+    if left <= YELLOW_DAYS:
+        return left, "yellow"
+    return left, "green"

@@ -1,0 +1,86 @@
+"""A small city for case tests: a food-licence item with parallel review in the fire brigade, staff in
+every role, a citizen and an enterprise, and the official working-day calendar."""
+
+import pytest
+from django.db import transaction
+
+from tongban.catalog import services as catalog_services
+from tongban.catalog.demo_fields import FIELDS, PERSON, parallel, simple
+from tongban.catalog.tests.factories import content
+from tongban.core.services import calendar_seed_official, calendar_year_provisional
+from tongban.identity.tests.factories import (
+    ROLE,
+    DepartmentFactory,
+    OrganisationFactory,
+    StaffFactory,
+    UserFactory,
+)
+
+
+def publish(department, basic_code, **fields):
+    version = catalog_services.item_create(
+        acting_user=None, department=department, basic_code=basic_code, content=content(**fields)
+    )
+    with transaction.atomic():
+        catalog_services.publish_in_transaction(acting_user=None, version=version, require_review=False)
+    version.item.refresh_from_db()
+    return version.item
+
+
+@pytest.fixture
+def city(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        years = calendar_seed_official()
+        calendar_year_provisional(acting_user=None, year=max(years) + 1)
+    market = DepartmentFactory(code="ljs-scjgj", name="临江市市场监督管理局", short_name="市市场监管局")
+    fire = DepartmentFactory(code="ljs-xfzd", name="临江市消防救援支队", short_name="市消防支队")
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会", short_name="市卫健委")
+    form = {
+        "type": "object",
+        "required": [*PERSON, "shop_name", "seats"],
+        "properties": {
+            **{k: FIELDS[k] for k in PERSON},
+            "shop_name": FIELDS["shop_name"],
+            "seats": FIELDS["seats"],
+        },
+    }
+    food = publish(
+        market,
+        "010000300000",
+        name="食品经营许可",
+        form_schema=form,
+        committed_days=5,
+        statutory_days=20,
+        workflow=parallel(("ljs-xfzd", "消防")),
+    )
+    birth = publish(
+        health,
+        "070000100000",
+        name="出生医学证明签发",
+        workflow=simple(),
+        form_schema={
+            "type": "object",
+            "required": [*PERSON, "baby_name"],
+            "properties": {**{k: FIELDS[k] for k in PERSON}, "baby_name": FIELDS["baby_name"]},
+        },
+    )
+    staff = {
+        (dept.code, role): StaffFactory(roles=[(dept, role)], display_name=f"{dept.short_name}{role}")
+        for dept in (market, fire, health)
+        for role in (ROLE.INTAKE_CLERK, ROLE.REVIEWER, ROLE.APPROVER)
+    }
+    citizen = UserFactory()
+    return {
+        "market": market,
+        "fire": fire,
+        "health": health,
+        "food": food,
+        "birth": birth,
+        "staff": staff,
+        "citizen": citizen,
+        "org": OrganisationFactory(legal_representative=citizen.person),
+    }
+
+
+def food_answers(**extra):
+    return {"shop_name": "临江味道", "seats": 40, **extra}

@@ -1,0 +1,253 @@
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+
+from tongban.cases import services
+from tongban.cases.constants import Action, CaseStatus, Outcome, TaskStatus
+from tongban.cases.models import Case, CaseTask
+from tongban.cases.services import CaseConflict, CaseError
+from tongban.core import notify, workdays
+from tongban.core.constants import AuditEventType
+from tongban.core.models import AuditEvent
+from tongban.identity.tests.factories import ROLE, StaffFactory
+
+from .conftest import food_answers
+
+pytestmark = pytest.mark.django_db
+
+
+def staff(city, dept, role):
+    return city["staff"][(dept, role)]
+
+
+def act(city, case, step, action, **kwargs):
+    task = CaseTask.objects.get(case=case, step_key=step)
+    role = {
+        "accept": ROLE.INTAKE_CLERK,
+        "review": ROLE.REVIEWER,
+        "decide": ROLE.APPROVER,
+        "close": ROLE.INTAKE_CLERK,
+    }[task.kind]
+    return services.task_act(
+        actor=staff(city, task.department.code, role), task=task, action=action, **kwargs
+    )
+
+
+def open_steps(case):
+    return sorted(
+        CaseTask.objects.filter(case=case, status=TaskStatus.OPEN).values_list("step_key", flat=True)
+    )
+
+
+def test_submission_prefills_verified_data_and_checks_the_form(city):
+    citizen = city["citizen"]
+    with pytest.raises(CaseError) as err:
+        services.case_submit(applicant=citizen, item=city["food"], answers={"seats": "many"})
+    assert err.value.problems["shop_name"] == "请填写“店铺名称”。"
+    assert err.value.problems["seats"] == "“餐位数”的格式不正确。"
+    assert not Case.objects.exists()
+    case = services.case_submit(
+        applicant=citizen, item=city["food"], answers=food_answers(applicant_id_number="110101199003074477")
+    )  # a forged ID
+    assert case.answers["applicant_id_number"] == citizen.person.id_number
+    assert case.answers["applicant_name"] == citizen.person.name
+    assert case.status == CaseStatus.SUBMITTED and len(case.number) == 19 and len(case.query_code) == 6
+    assert open_steps(case) == ["accept"]
+    assert AuditEvent.objects.filter(event_type=AuditEventType.CASE_SUBMITTED, actor=citizen).count() == 1
+
+
+def test_double_submission_with_the_same_key_creates_one_case(city):
+    first = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), idempotency_key="tab-1"
+    )
+    again = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), idempotency_key="tab-1"
+    )
+    assert first.pk == again.pk and Case.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_with_the_same_key_create_one_case(city):
+    results, errors = [], []
+
+    def submit():
+        try:
+            results.append(
+                services.case_submit(
+                    applicant=city["citizen"],
+                    item=city["food"],
+                    answers=food_answers(),
+                    idempotency_key="retry-after-timeout",
+                ).pk
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(set(results)) == 1 and Case.objects.filter(idempotency_key="retry-after-timeout").count() == 1
+
+
+def test_parallel_review_joins_before_decision(city, django_capture_on_commit_callbacks):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    with django_capture_on_commit_callbacks(execute=True):
+        case = act(city, case, "accept", Action.ACCEPT)
+    assert case.status == CaseStatus.IN_PROGRESS
+    assert case.committed_due == workdays.calendar().add(case.accepted_on, 5)
+    assert open_steps(case) == ["review", "review_xfzd"]  # market and fire brigade at the same time
+    act(city, case, "review_xfzd", Action.PASS)
+    assert open_steps(case) == ["review"]  # the decision waits for both
+    act(city, case, "review", Action.PASS)
+    assert open_steps(case) == ["decide"]
+    case = act(city, case, "decide", Action.APPROVE)
+    assert case.status == CaseStatus.DECIDED and case.outcome == Outcome.APPROVED
+    case = act(city, case, "close", Action.CLOSE)
+    assert case.status == CaseStatus.CLOSED and case.closed_at
+    timeline = list(case.events.filter(public=True).values_list("message", flat=True))
+    assert (
+        timeline[0].startswith("已提交") and "市消防支队" in " ".join(timeline) and timeline[-1] == "已办结"
+    )
+    assert any("【通办】" in m["text"] and case.number in m["text"] for m in notify.outbox)
+
+
+def test_wrong_department_or_role_is_refused_and_audited(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    for actor in (
+        staff(city, "ljs-wjw", ROLE.INTAKE_CLERK),
+        staff(city, "ljs-scjgj", ROLE.APPROVER),
+        city["citizen"],
+    ):
+        with pytest.raises(CaseError) as err:
+            services.task_act(actor=actor, task=task, action=Action.ACCEPT)
+        assert err.value.code == "forbidden"
+    assert AuditEvent.objects.filter(event_type=AuditEventType.PERMISSION_DENIED).count() == 3
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.SUBMITTED
+
+
+def test_two_officers_on_one_task_only_one_succeeds(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    colleague = StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)])
+    seen = task.lock_version
+    services.task_act(
+        actor=staff(city, "ljs-scjgj", ROLE.INTAKE_CLERK),
+        task=task,
+        action=Action.ACCEPT,
+        expected_version=seen,
+    )
+    with pytest.raises(CaseConflict):
+        services.task_act(
+            actor=colleague, task=task, action=Action.REFUSE, reason="材料不全", expected_version=seen
+        )
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_officers_race_on_one_task(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    officers = [staff(city, "ljs-scjgj", ROLE.INTAKE_CLERK)] + [
+        StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)]) for _ in range(3)
+    ]
+    outcomes = []
+
+    def accept(officer):
+        try:
+            services.task_act(
+                actor=officer, task=CaseTask.objects.get(pk=task.pk), action=Action.ACCEPT, expected_version=0
+            )
+            outcomes.append("ok")
+        except CaseConflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(o,)) for o in officers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
+    assert Case.objects.get(pk=case.pk).events.filter(kind="accepted").count() == 1
+
+
+def test_reasons_are_required_for_refusals(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    with pytest.raises(CaseError) as err:
+        act(city, case, "accept", Action.REFUSE, reason=" ")
+    assert "reason" in err.value.problems
+    case = act(city, case, "accept", Action.REFUSE, reason="不属于本部门职责")
+    assert case.status == CaseStatus.REFUSED
+    assert not CaseTask.objects.filter(case=case, status__in=["open", "waiting"]).exists()
+
+
+def test_correction_pauses_the_clock_and_extends_the_deadline(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = act(city, case, "accept", Action.ACCEPT)
+    due = case.committed_due
+    with pytest.raises(CaseError):
+        act(city, case, "review", Action.CORRECTION, reason="材料不全", correction_items=[])
+    case = act(
+        city,
+        case,
+        "review",
+        Action.CORRECTION,
+        reason="材料不全",
+        correction_items=["经营场所平面图", "从业人员健康证明"],
+    )
+    assert case.status == CaseStatus.CORRECTION and case.correction_items == [
+        "经营场所平面图",
+        "从业人员健康证明",
+    ]
+    # The applicant takes a while: pretend the request was made 3 working days ago.
+    cal = workdays.calendar()
+    three_back = case.accepted_on
+    while cal.between(three_back, case.accepted_on) < 3:
+        three_back -= dt.timedelta(days=1)
+    Case.objects.filter(pk=case.pk).update(paused_since=three_back)
+    case = services.case_correct(applicant=city["citizen"], case=case, answers={"seats": 30})
+    assert case.status == CaseStatus.IN_PROGRESS and case.answers["seats"] == 30
+    assert case.paused_days == 3 and case.committed_due == cal.add(due, 3)
+    assert "review" in open_steps(case)
+    with pytest.raises(CaseConflict):
+        services.case_correct(applicant=city["citizen"], case=case, answers={})
+
+
+def test_withdraw_before_decision_only(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_withdraw(applicant=city["citizen"], case=case)
+    assert case.status == CaseStatus.WITHDRAWN
+    other = services.case_submit(applicant=city["citizen"], item=city["birth"], answers={"baby_name": "小明"})
+    for step, action in [("accept", Action.ACCEPT), ("review", Action.PASS), ("decide", Action.REJECT)]:
+        other = act(city, other, step, action, reason="不符合条件")
+    with pytest.raises(CaseError):
+        services.case_withdraw(applicant=city["citizen"], case=other)
+
+
+def test_submission_against_a_withdrawn_item_is_refused(city):
+    from tongban.catalog import services as catalog_services
+
+    admin = StaffFactory(roles=[(city["market"], ROLE.PLATFORM_ADMIN)])
+    catalog_services.item_withdraw(acting_user=admin, item=city["food"], reason="已取消")
+    with pytest.raises(CaseError) as err:
+        services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    assert err.value.code == "withdrawn"
+
+
+def test_deadline_levels(city):
+    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = act(city, case, "accept", Action.ACCEPT)
+    cal = workdays.calendar()
+    assert services.deadline_state(case, case.accepted_on) == (5, "green")
+    assert services.deadline_state(case, cal.add(case.accepted_on, 2))[1] == "yellow"
+    assert services.deadline_state(case, cal.add(case.accepted_on, 4))[1] == "red"
+    assert services.deadline_state(case, cal.add(case.accepted_on, 6)) == (-1, "overdue")
