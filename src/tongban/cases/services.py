@@ -510,7 +510,9 @@ def _refresh_parent(parent_id: int) -> None:
     if all(s in finals for s, _o in statuses):
         if parent.status not in finals:
             approved = sum(1 for s, o in statuses if s == CaseStatus.CLOSED and o == Outcome.APPROVED)
-            parent.status = CaseStatus.CLOSED
+            uniform = {s for s, _o in statuses}
+            # All withdrawn (or all refused) reads as such; any mix of endings is a closed bundle.
+            parent.status = uniform.pop() if len(uniform) == 1 else CaseStatus.CLOSED
             parent.closed_at = timezone.now()
             parent.outcome = (
                 Outcome.APPROVED
