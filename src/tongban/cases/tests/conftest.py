@@ -65,7 +65,9 @@ def city(db, django_capture_on_commit_callbacks):
         },
     )
     staff = {
-        (dept.code, role): StaffFactory(roles=[(dept, role)], display_name=f"{dept.short_name}{role}")
+        (dept.code, role): StaffFactory(
+            roles=[(dept, role)], totp=True, display_name=f"{dept.short_name}{role}"
+        )
         for dept in (market, fire, health)
         for role in (ROLE.INTAKE_CLERK, ROLE.REVIEWER, ROLE.APPROVER)
     }

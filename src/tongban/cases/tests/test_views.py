@@ -1,0 +1,132 @@
+"""The journey through the pages: apply, follow, correct, track; the staff workbench."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from tongban.cases.constants import CaseStatus
+from tongban.cases.models import Case, CaseTask
+from tongban.identity.tests.factories import ROLE
+from tongban.identity.tests.test_views import login_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def citizen_client(city):
+    client = Client()
+    client.force_login(city["citizen"])
+    return client
+
+
+def staff_client(user):
+    client = Client()
+    login_staff(client, user)
+    return client
+
+
+def apply(client, city, **answers):
+    page = client.get(f"/services/items/{city['food'].implementation_code}/apply/")
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.content.decode()).group(1)
+    data = {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", **answers}
+    return page, key, client.post(f"/services/items/{city['food'].implementation_code}/apply/", data)
+
+
+def test_apply_prefilled_errors_and_double_click(city):
+    client = citizen_client(city)
+    page, key, response = apply(client, city, seats="很多")
+    body = page.content.decode()
+    assert city["citizen"].person.name in body and "已自动填写" in body
+    assert response.status_code == 200 and "“餐位数”的格式不正确。" in response.content.decode()
+    assert 'value="临江味道"' in response.content.decode()  # nothing typed is lost
+    first = client.post(
+        f"/services/items/{city['food'].implementation_code}/apply/",
+        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"},
+    )
+    second = client.post(
+        f"/services/items/{city['food'].implementation_code}/apply/",
+        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"},
+    )
+    assert first["Location"] == second["Location"] and Case.objects.count() == 1
+    case = Case.objects.get()
+    detail = client.get(first["Location"]).content.decode()
+    assert case.number in detail and case.query_code in detail and "等待市市场监管局受理" in detail
+
+
+def test_public_lookup_shows_progress_without_personal_data(city):
+    client = citizen_client(city)
+    apply(client, city)
+    case = Case.objects.get()
+    body = Client().get("/track/", {"number": case.number, "code": case.query_code.lower()}).content.decode()
+    assert "待受理" in body and "食品经营许可" in body
+    for private in (city["citizen"].person.name, city["citizen"].person.id_number, "临江味道"):
+        assert private not in body
+    assert "不正确" in Client().get("/track/", {"number": case.number, "code": "WRONG1"}).content.decode()
+
+
+def test_staff_journey_with_masking_claim_conflict_and_correction(city):
+    client = citizen_client(city)
+    apply(client, city)
+    case = Case.objects.get()
+    clerk = staff_client(city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)])
+    queue = clerk.get("/staff/cases/?queue=accept").content.decode()
+    assert case.number in queue
+    page = clerk.get(f"/staff/cases/{case.number}/").content.decode()
+    assert city["citizen"].person.id_number in page  # intake verifies identity: full number
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    clerk.post(f"/staff/cases/{case.number}/tasks/{task.pk}/claim/")
+    assert CaseTask.objects.get(pk=task.pk).claimed_by == city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)]
+    response = clerk.post(
+        f"/staff/cases/{case.number}/tasks/{task.pk}/act/",
+        {"action": "accept", "lock_version": "0"},
+        follow=True,
+    )
+    assert "已办理" in response.content.decode()
+    stale = clerk.post(
+        f"/staff/cases/{case.number}/tasks/{task.pk}/act/",
+        {"action": "refuse", "reason": "x", "lock_version": "0"},
+        follow=True,
+    )
+    assert "已被他人处理" in stale.content.decode()
+    reviewer = staff_client(city["staff"][("ljs-scjgj", ROLE.REVIEWER)])
+    page = reviewer.get(f"/staff/cases/{case.number}/").content.decode()
+    assert city["citizen"].person.id_number not in page  # reviewers see it masked
+    assert city["citizen"].person.masked_id_number in page
+    review = CaseTask.objects.get(case=case, step_key="review")
+    reviewer.post(f"/staff/cases/{case.number}/comment/", {"text": "请消防同事重点看后厨"})
+    reviewer.post(
+        f"/staff/cases/{case.number}/tasks/{review.pk}/act/",
+        {
+            "action": "correction",
+            "reason": "材料不全",
+            "correction_items": "平面布局图\n健康证明",
+            "lock_version": str(review.lock_version),
+        },
+    )
+    assert Case.objects.get().status == CaseStatus.CORRECTION
+    detail = client.get(f"/my/cases/{case.number}/").content.decode()
+    assert "平面布局图" in detail and "健康证明" in detail and "请消防同事" not in detail
+    client.post(f"/my/cases/{case.number}/correct/", {"shop_name": "临江味道", "seats": "30"})
+    assert Case.objects.get().status == CaseStatus.IN_PROGRESS
+
+
+def test_other_departments_cannot_open_the_case(city):
+    apply(citizen_client(city), city)
+    case = Case.objects.get()
+    outsider = staff_client(city["staff"][("ljs-wjw", ROLE.INTAKE_CLERK)])
+    assert outsider.get(f"/staff/cases/{case.number}/").status_code == 404
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    assert (
+        outsider.post(f"/staff/cases/{case.number}/tasks/{task.pk}/act/", {"action": "accept"}).status_code
+        == 404
+    )
+    assert Case.objects.get().status == CaseStatus.SUBMITTED
+
+
+def test_withdraw_through_the_page(city):
+    client = citizen_client(city)
+    apply(client, city)
+    case = Case.objects.get()
+    client.post(f"/my/cases/{case.number}/withdraw/", {"reason": "不开了"})
+    assert Case.objects.get().status == CaseStatus.WITHDRAWN
+    assert Client().get(f"/my/cases/{case.number}/").status_code == 302  # login required

@@ -1,0 +1,357 @@
+"""Applicant pages (apply, my cases, correct, withdraw), the public lookup, and the staff workbench."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tongban.catalog import selectors as catalog_selectors
+from tongban.catalog import services as catalog_services
+from tongban.core import codes
+from tongban.core.services import client_ip
+from tongban.core.throttle import throttle_hit
+from tongban.identity.permissions import Perm
+from tongban.identity.views import staff_required
+
+from . import selectors, services
+from .constants import STEP_ACTIONS, Action, CaseStatus, EventKind, TaskStatus
+from .forms import answers_from_post, fields
+from .models import Case, CaseEvent, CaseTask
+
+
+def _prefilled_names(schema: dict, request: HttpRequest) -> tuple[dict, set[str]]:
+    known = services.prefill(schema, request.user, request.acting_organisation)
+    return known, set(known)
+
+
+@login_required
+def apply_item(request: HttpRequest, code: str) -> HttpResponse:
+    item = catalog_selectors.published_item(code)
+    if item is None:
+        raise Http404
+    version = item.published_version
+    schema = version.form_schema
+    known, prefilled = _prefilled_names(schema, request)
+    values, errors, error_message = dict(known), {}, ""
+    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
+    if request.method == "POST":
+        values = {**answers_from_post(schema, request.POST), **known}
+        try:
+            case = services.case_submit(
+                applicant=request.user,
+                item=item,
+                answers=values,
+                idempotency_key=key,
+                organisation=request.acting_organisation,
+                request=request,
+            )
+        except services.CaseError as exc:
+            errors, error_message = exc.problems, exc.message
+        else:
+            messages.success(
+                request,
+                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
+            )
+            return redirect("cases:mine_detail", number=case.number)
+    return render(
+        request,
+        "cases/apply.html",
+        {
+            "title": version.name,
+            "version": version,
+            "item": item,
+            "key": key,
+            "error": error_message,
+            "fields": fields(schema, values, errors, prefilled),
+            "materials": list(version.materials.all()),
+        },
+    )
+
+
+@login_required
+def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
+    event = catalog_selectors.life_event(code)
+    if event is None:
+        raise Http404
+    merged = catalog_services.merged_form(event)
+    known, prefilled = _prefilled_names(merged.schema, request)
+    values, errors, error_message = dict(known), {}, ""
+    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
+    if request.method == "POST":
+        values = {**answers_from_post(merged.schema, request.POST), **known}
+        try:
+            case = services.case_submit(
+                applicant=request.user,
+                life_event=event,
+                answers=values,
+                idempotency_key=key,
+                organisation=request.acting_organisation,
+                request=request,
+            )
+        except services.CaseError as exc:
+            errors, error_message = exc.problems, exc.message
+        else:
+            messages.success(
+                request,
+                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
+            )
+            return redirect("cases:mine_detail", number=case.number)
+    return render(
+        request,
+        "cases/apply.html",
+        {
+            "title": event.name,
+            "event": event,
+            "key": key,
+            "error": error_message,
+            "fields": fields(merged.schema, values, errors, prefilled),
+            "bundle_materials": merged.materials,
+        },
+    )
+
+
+@login_required
+def my_cases(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.cases_of(request.user, request.acting_organisation), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "cases/mine.html", {"page": page})
+
+
+def _my_case(request: HttpRequest, number: str) -> Case:
+    case = get_object_or_404(
+        Case.objects.select_related("item_version", "department", "life_event"), number=number
+    )
+    if case.applicant_id != request.user.pk:
+        raise Http404
+    return case
+
+
+@login_required
+def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    case = _my_case(request, number)
+    subs = list(case.sub_cases.select_related("department").order_by("id"))
+    correcting = [c for c in [case, *subs] if c.status == CaseStatus.CORRECTION and c.item_version_id]
+    correction_forms = []
+    for c in correcting:
+        schema = c.item_version.form_schema
+        known, prefilled = _prefilled_names(schema, request)
+        correction_forms.append((c, fields(schema, {**c.answers, **known}, {}, prefilled)))
+    left, level = services.deadline_state(case)
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "case": case,
+            "subs": [(s, *services.deadline_state(s)) for s in subs],
+            "events": CaseEvent.objects.filter(case__in=[case, *subs], public=True)
+            .select_related("case")
+            .order_by("at"),
+            "correction_forms": correction_forms,
+            "left": left,
+            "level": level,
+            "provisional": selectors.provisional_deadline(case),
+            "can_withdraw": case.status
+            in (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS),
+        },
+    )
+
+
+@login_required
+@require_POST
+def my_case_correct(request: HttpRequest, number: str) -> HttpResponse:
+    case = _my_case(request, number)
+    if case.status != CaseStatus.CORRECTION or case.item_version_id is None:
+        messages.error(request, _("该办件不需要补正。"))
+        return redirect("cases:mine_detail", number=(case.parent or case).number)
+    answers = answers_from_post(case.item_version.form_schema, request.POST)
+    try:
+        services.case_correct(applicant=request.user, case=case, answers=answers, request=request)
+    except services.CaseError as exc:
+        messages.error(request, exc.message + " " + "；".join(exc.problems.values()))
+    else:
+        messages.success(request, _("已提交补正，部门将继续办理。"))
+    return redirect("cases:mine_detail", number=(case.parent or case).number)
+
+
+@login_required
+@require_POST
+def my_case_withdraw(request: HttpRequest, number: str) -> HttpResponse:
+    case = _my_case(request, number)
+    try:
+        services.case_withdraw(
+            applicant=request.user, case=case, reason=request.POST.get("reason", ""), request=request
+        )
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已撤回申请。"))
+    return redirect("cases:mine_detail", number=case.number)
+
+
+def track(request: HttpRequest) -> HttpResponse:
+    """Public lookup by case number and query code: status and public steps, no personal data."""
+    case, tried = None, False
+    if request.GET.get("number"):
+        tried = True
+        if not throttle_hit(f"track:{client_ip(request)}", limit=30, window_seconds=60):
+            messages.error(request, _("查询过于频繁，请稍后再试。"))
+        else:
+            case = selectors.public_lookup(request.GET["number"], request.GET.get("code", ""))
+    events = []
+    if case is not None:
+        events = CaseEvent.objects.filter(case__in=[case, *case.sub_cases.all()], public=True).order_by("at")
+    return render(request, "cases/track.html", {"case": case, "tried": tried, "events": events})
+
+
+# ---- staff workbench -----------------------------------------------------------------------------------
+
+
+@staff_required(Perm.CASE_VIEW)
+def workbench(request: HttpRequest) -> HttpResponse:
+    name = request.GET.get("queue", "accept")
+    search = request.GET.get("q", "")[:40]
+    if name == "overdue":
+        page = Paginator(selectors.overdue(request.user), 30).get_page(request.GET.get("page"))
+        rows = [(None, c, *services.deadline_state(c)) for c in page]
+    else:
+        if name not in selectors.QUEUES:
+            name = "accept"
+        page = Paginator(selectors.queue(request.user, name, search=search), 30).get_page(
+            request.GET.get("page")
+        )
+        rows = [(t, t.case, *services.deadline_state(t.case)) for t in page]
+    return render(
+        request,
+        "cases/workbench.html",
+        {
+            "queue": name,
+            "rows": rows,
+            "page": page,
+            "counts": selectors.queue_counts(request.user),
+            "q": search,
+        },
+    )
+
+
+def _staff_case(request: HttpRequest, number: str) -> Case:
+    case = get_object_or_404(
+        Case.objects.select_related("item_version", "department", "applicant__person"), number=number
+    )
+    if not selectors.staff_can_see(request.user, case):
+        raise Http404
+    return case
+
+
+def _masked_answers(case: Case, full: bool) -> list[tuple[str, str]]:
+    """Applicant data for staff: identity numbers and phones masked unless the step needs them (intake)."""
+    properties = case.item_version.form_schema.get("properties", {}) if case.item_version else {}
+    rows = []
+    for name, value in case.answers.items():
+        text = "、".join(value) if isinstance(value, list) else str(value)
+        source = properties.get(name, {}).get("x-prefill", "")
+        if not full and (source.endswith("id_number") or name.endswith("id_number")):
+            text = codes.mask_id_number(text)
+        elif not full and (source.endswith("phone") or name.endswith("phone")):
+            text = codes.mask_phone(text)
+        rows.append((properties.get(name, {}).get("title", name), text))
+    return rows
+
+
+@staff_required(Perm.CASE_VIEW)
+def staff_case(request: HttpRequest, number: str) -> HttpResponse:
+    case = _staff_case(request, number)
+    tasks = list(case.tasks.select_related("department", "claimed_by", "completed_by").order_by("id"))
+    mine = [t for t in tasks if t.status == TaskStatus.OPEN and services.can_act_on(request.user, t)]
+    needs_full = any(t.kind == "accept" for t in mine)
+    return render(
+        request,
+        "cases/staff_case.html",
+        {
+            "case": case,
+            "tasks": tasks,
+            "mine": [(t, STEP_ACTIONS[t.kind]) for t in mine],
+            "answers": _masked_answers(case, needs_full),
+            "events": case.events.select_related("actor", "department"),
+            "deadline": services.deadline_state(case),
+            "provisional": selectors.provisional_deadline(case),
+            "action_labels": dict(Action.choices),
+        },
+    )
+
+
+@staff_required(Perm.CASE_VIEW)
+@require_POST
+def staff_task_act(request: HttpRequest, number: str, task_id: int) -> HttpResponse:
+    case = _staff_case(request, number)
+    task = get_object_or_404(CaseTask, pk=task_id, case=case)
+    if task.claimed_by_id and task.claimed_by_id != request.user.pk:
+        messages.error(request, _("该环节已由 %(n)s 认领。") % {"n": task.claimed_by})
+        return redirect("cases:staff_case", number=number)
+    try:
+        expected = int(request.POST.get("lock_version", ""))
+    except ValueError:
+        expected = None
+    items = [line for line in request.POST.get("correction_items", "").splitlines() if line.strip()]
+    try:
+        services.task_act(
+            actor=request.user,
+            task=task,
+            action=request.POST.get("action", ""),
+            reason=request.POST.get("reason", ""),
+            correction_items=items,
+            expected_version=expected,
+            request=request,
+        )
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已办理。"))
+        return redirect(f"/staff/cases/?queue={task.kind}")
+    return redirect("cases:staff_case", number=number)
+
+
+@staff_required(Perm.CASE_VIEW)
+@require_POST
+def staff_task_claim(request: HttpRequest, number: str, task_id: int) -> HttpResponse:
+    case = _staff_case(request, number)
+    task = get_object_or_404(CaseTask, pk=task_id, case=case)
+    release = request.POST.get("release") == "1"
+    if not services.can_act_on(request.user, task):
+        messages.error(request, _("您没有该环节的办理权限。"))
+    elif release:
+        CaseTask.objects.filter(pk=task.pk, claimed_by=request.user).update(claimed_by=None)
+        messages.success(request, _("已释放，其他同事可以办理。"))
+    elif CaseTask.objects.filter(pk=task.pk, claimed_by__isnull=True, status=TaskStatus.OPEN).update(
+        claimed_by=request.user
+    ):
+        messages.success(request, _("已认领。"))
+    else:
+        messages.error(request, _("该环节已被认领或已办理。"))
+    return redirect("cases:staff_case", number=number)
+
+
+@staff_required(Perm.CASE_VIEW)
+@require_POST
+def staff_comment(request: HttpRequest, number: str) -> HttpResponse:
+    case = _staff_case(request, number)
+    text = request.POST.get("text", "").strip()[:300]
+    if text:
+        department = next(iter(request.user.staff_roles.select_related("department")), None)
+        CaseEvent.objects.create(
+            case=case,
+            kind=EventKind.COMMENT,
+            public=False,
+            message=text,
+            actor=request.user,
+            department=department.department if department else None,
+        )
+        messages.success(request, _("已留言。"))
+    return redirect("cases:staff_case", number=number)
