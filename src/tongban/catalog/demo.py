@@ -505,7 +505,7 @@ def items() -> list[dict[str, Any]]:
             1,
             "《就业服务与就业管理规定》第六十二条",
             ["employment", "stage-work"],
-            [*PERSON, "org_name"],
+            [*PERSON, "employer_name"],
             [ID_CARD],
             result="就业登记记录",
             keywords="找工作 就业 求职登记",

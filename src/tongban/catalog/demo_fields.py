@@ -55,6 +55,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "registered_capital": f("注册资本（万元）", "number", minimum=0),
     "company_type": f("企业类型", enum=["有限责任公司", "股份有限公司", "个人独资企业", "合伙企业"]),
     "employees": f("从业人员数", "integer", minimum=0),
+    "employer_name": f("用人单位名称", maxLength=200),
     "need_seal": f("是否需要免费刻制公章", "boolean"),
     "need_invoice": f("是否申领发票", "boolean"),
     "project_name": f("项目名称"),

@@ -65,4 +65,9 @@ def test_demo_load_command_is_idempotent(capsys):
     call_command("demo_load")
     out = capsys.readouterr().out
     assert "已存在" in out and "platform.admin" in out
+    from tongban.cases.constants import CaseStatus
+    from tongban.cases.models import Case
+
+    assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
+    assert Case.objects.filter(life_event__code="newborn", parent__isnull=True).exists()
     assert Department.objects.filter(code="ljs-gaj").count() == 1

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from tongban.cases.demo import build_demo_cases
 from tongban.catalog.demo import catalogue as demo_catalogue
 from tongban.catalog.transfer import import_catalogue
 from tongban.core.services import calendar_seed_official, calendar_year_provisional
@@ -32,6 +33,8 @@ class Command(BaseCommand):
             calendar_year_provisional(acting_user=None, year=max(years) + 1)
             report = import_catalogue(demo_catalogue())
             self.stdout.write(f"事项目录：{report.created} 个事项，{report.life_events} 个一件事。")
+            cases = build_demo_cases()
+            self.stdout.write(f"演示办件：{len(cases)} 件，覆盖各种状态。")
             self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))
         self.print_logins(logins)
 
