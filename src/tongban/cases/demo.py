@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from tongban.catalog.models import LifeEvent, ServiceItem
 from tongban.core import workdays
 from tongban.identity.constants import AccountType
@@ -44,6 +46,11 @@ PLAN = [
     ("社会保障卡申领", "overdue"),
     ("城乡居民基本医疗保险参保登记", "overdue"),
 ]
+# A tiny but genuine PDF (sniffed as PDF), standing in for the materials demo applicants upload.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 FILLER = {"string": "示例", "integer": 1, "number": 100.0, "boolean": True}
 
 
@@ -66,6 +73,15 @@ def _answers(schema: dict, rng: random.Random) -> dict:
                 max(value, prop.get("minimum", value)) if isinstance(value, int | float) else value
             )
     return answers
+
+
+def _uploads(item: ServiceItem, answers: dict) -> dict:
+    version = item.published_version
+    return {
+        m.code: SimpleUploadedFile(f"{m.code}.pdf", DEMO_PDF, content_type="application/pdf")
+        for m in services.materials_needed(version, answers)
+        if "pdf" in (m.formats or ["pdf"])
+    }
 
 
 class _Staff:
@@ -125,10 +141,9 @@ def build_demo_cases(*, seed: int = 7) -> dict[str, Case]:
     made: dict[str, Case] = {}
     for n, (name, until) in enumerate(PLAN):
         item = items[name]
+        answers = _answers(item.published_version.form_schema, rng)
         case = services.case_submit(
-            applicant=citizens[n % len(citizens)],
-            item=item,
-            answers=_answers(item.published_version.form_schema, rng),
+            applicant=citizens[n % len(citizens)], item=item, answers=answers, uploads=_uploads(item, answers)
         )
         case = staff.run(case, until)
         if until == "withdrawn":

@@ -208,3 +208,34 @@ class CaseEvent(models.Model):
 
 def today() -> dt.date:
     return timezone.localdate()
+
+
+def _document_path(instance: CaseDocument, filename: str) -> str:
+    # Never the uploaded name: a random name under the private media root, not served by any URL.
+    return f"cases/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class CaseDocument(models.Model):
+    """An uploaded material. Stored outside the web root; read only through an authorised view."""
+
+    CLEAN, INFECTED, NOT_SCANNED = "clean", "infected", "not_scanned"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="documents")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    material_code = models.CharField(_("材料"), max_length=60, blank=True)
+    original_name = models.CharField(_("文件名"), max_length=200)
+    file = models.FileField(upload_to=_document_path, max_length=200)
+    size = models.PositiveIntegerField(_("大小"))
+    content_type = models.CharField(_("文件类型"), max_length=80)
+    sha256 = models.CharField(max_length=64)
+    scan_status = models.CharField(_("病毒扫描"), max_length=12, default=NOT_SCANNED)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("申请材料文件")
+        verbose_name_plural = _("申请材料文件")
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from tongban.catalog import services as catalog_services
 from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
 from tongban.core import workdays
+from tongban.core.conditions import evaluate
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, Organisation, StaffRole, User
@@ -25,6 +26,7 @@ from tongban.identity.permissions import Perm
 from tongban.identity.selectors import can_act_for, staff_has_perm
 
 from .constants import REASON_REQUIRED, STEP_ACTIONS, Action, CaseStatus, EventKind, Outcome, TaskStatus
+from .documents import DocumentError, document_store
 from .models import Case, CaseEvent, CaseNumberCounter, CaseTask, today
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -145,9 +147,10 @@ def case_submit(
     life_event: LifeEvent | None = None,
     idempotency_key: str = "",
     organisation: Organisation | None = None,
+    uploads: Mapping[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> Case:
-    """Submit an application for a published item or bundle. The same idempotency key from the same applicant
+    """Submit an application for a published item or bundle (uploads keyed by material code). The same idempotency key from the same applicant
     returns the case already created (double click, retry after a timeout, two tabs)."""
     if not applicant.is_public:
         raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
@@ -161,10 +164,12 @@ def case_submit(
     try:
         with transaction.atomic(durable=True):
             if life_event is not None:
-                return _submit_bundle(applicant, life_event, answers, key, organisation, request)
+                return _submit_bundle(
+                    applicant, life_event, answers, key, organisation, request, uploads or {}
+                )
             if item is None:
                 raise CaseError(_("请选择要办理的事项。"))
-            return _submit_item(applicant, item, answers, key, organisation, request)
+            return _submit_item(applicant, item, answers, key, organisation, request, uploads=uploads or {})
     except IntegrityError:
         # A concurrent submission with the same key won the race: return its case.
         existing = (
@@ -185,7 +190,9 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
     return version
 
 
-def _submit_item(applicant, item, answers, key, organisation, request, *, parent: Case | None = None) -> Case:
+def _submit_item(
+    applicant, item, answers, key, organisation, request, *, parent: Case | None = None, uploads=None
+) -> Case:
     version = _locked_published(item)
     if organisation is None and "person" not in version.applicant_types:
         raise CaseError(_("该事项面向法人，请切换为代表组织办事后再申请。"), code="applicant_type")
@@ -194,6 +201,14 @@ def _submit_item(applicant, item, answers, key, organisation, request, *, parent
     # Verified data wins over whatever the browser sent for prefilled fields.
     data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
     validate_answers(version.form_schema, data)
+    needed = materials_needed(version, data)
+    missing = {
+        f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
+        for m in needed
+        if m.code not in (uploads or {})
+    }
+    if missing:
+        raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
     department = item.department
     case = Case.objects.create(
         number=_next_number(department.area.code),
@@ -209,6 +224,7 @@ def _submit_item(applicant, item, answers, key, organisation, request, *, parent
         life_event=parent.life_event if parent else None,
     )
     _create_tasks(case, version)
+    _store_uploads(case, version, applicant, uploads or {})
     _event(
         case,
         EventKind.SUBMITTED,
@@ -227,7 +243,7 @@ def _submit_item(applicant, item, answers, key, organisation, request, *, parent
     return case
 
 
-def _submit_bundle(applicant, life_event, answers, key, organisation, request) -> Case:
+def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
     data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
     validate_answers(merged.schema, data)
@@ -249,7 +265,9 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request) -
             for code, item_field in sources
             if code == version.item.implementation_code and merged_field in data
         }
-        _submit_item(applicant, version.item, item_answers, "", organisation, request, parent=parent)
+        _submit_item(
+            applicant, version.item, item_answers, "", organisation, request, parent=parent, uploads=uploads
+        )
     _event(parent, EventKind.SUBMITTED, _("已提交，%(n)d个部门将同时办理") % {"n": len(merged.items)})
     audit_record(
         event_type=AuditEventType.CASE_SUBMITTED,
@@ -259,6 +277,33 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request) -
         extra_data={"number": parent.number, "sub_cases": len(merged.items)},
     )
     return parent
+
+
+def materials_needed(version: ServiceItemVersion, answers: Mapping[str, Any]) -> list[Any]:
+    """Materials the applicant must upload: required (or whose condition holds) and not obtainable from an
+    electronic licence or shared data (免提交)."""
+    return [
+        m
+        for m in version.materials.all()
+        if not m.exempt_by_sharing and (m.required if not m.condition else evaluate(m.condition, answers))
+    ]
+
+
+def _store_uploads(
+    case: Case, version: ServiceItemVersion, applicant: User, uploads: Mapping[str, Any]
+) -> None:
+    materials = {m.code: m for m in version.materials.all()}
+    problems = {}
+    for code, upload in uploads.items():
+        if code not in materials:
+            continue  # in a bundle: another item's material
+        upload.seek(0)
+        try:
+            document_store(uploader=applicant, upload=upload, material=materials[code], case=case)
+        except DocumentError as exc:
+            problems[f"material:{code}"] = str(exc)
+    if problems:
+        raise CaseError(_("有 %(n)d 份材料需要重新上传。") % {"n": len(problems)}, problems=problems)
 
 
 def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
@@ -537,7 +582,12 @@ def _refresh_parent(parent_id: int) -> None:
 
 
 def case_correct(
-    *, applicant: User, case: Case, answers: Mapping[str, Any], request: HttpRequest | None = None
+    *,
+    applicant: User,
+    case: Case,
+    answers: Mapping[str, Any],
+    uploads: Mapping[str, Any] | None = None,
+    request: HttpRequest | None = None,
 ) -> Case:
     """The applicant sends everything asked for; the paused step reopens and the clock resumes, with the
     working days spent waiting added to the deadlines."""
@@ -553,6 +603,7 @@ def case_correct(
             **prefill(case.item_version.form_schema, applicant, case.organisation),
         }
         validate_answers(case.item_version.form_schema, data)
+        _store_uploads(case, case.item_version, applicant, uploads or {})
         cal = workdays.calendar()
         waited = max(0, cal.between(case.paused_since, today())) if case.paused_since else 0
         case.paused_days += waited

@@ -17,4 +17,5 @@ urlpatterns = [
     path("staff/cases/<str:number>/tasks/<int:task_id>/act/", views.staff_task_act, name="staff_act"),
     path("staff/cases/<str:number>/tasks/<int:task_id>/claim/", views.staff_task_claim, name="staff_claim"),
     path("staff/cases/<str:number>/comment/", views.staff_comment, name="staff_comment"),
+    path("staff/cases/<str:number>/documents/<uuid:document>/", views.staff_document, name="staff_document"),
 ]

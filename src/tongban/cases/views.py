@@ -7,7 +7,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 from tongban.catalog import selectors as catalog_selectors
 from tongban.catalog import services as catalog_services
 from tongban.core import codes
-from tongban.core.services import client_ip
+from tongban.core.constants import AuditEventType
+from tongban.core.services import audit_record, client_ip
 from tongban.core.throttle import throttle_hit
 from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
@@ -23,7 +24,14 @@ from tongban.identity.views import staff_required
 from . import selectors, services
 from .constants import STEP_ACTIONS, Action, CaseStatus, EventKind, TaskStatus
 from .forms import answers_from_post, fields
-from .models import Case, CaseEvent, CaseTask
+from .models import Case, CaseDocument, CaseEvent, CaseTask
+
+
+def _uploads(request: HttpRequest) -> dict:
+    uploads = {key.split(":", 1)[1]: f for key, f in request.FILES.items() if key.startswith("material:")}
+    if request.FILES.get("upload_file") and request.POST.get("upload_material"):  # the correction form
+        uploads[request.POST["upload_material"]] = request.FILES["upload_file"]
+    return uploads
 
 
 def _prefilled_names(schema: dict, request: HttpRequest) -> tuple[dict, set[str]]:
@@ -50,6 +58,7 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
                 answers=values,
                 idempotency_key=key,
                 organisation=request.acting_organisation,
+                uploads=_uploads(request),
                 request=request,
             )
         except services.CaseError as exc:
@@ -70,7 +79,7 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
             "key": key,
             "error": error_message,
             "fields": fields(schema, values, errors, prefilled),
-            "materials": list(version.materials.all()),
+            "materials": [(m, errors.get(f"material:{m.code}", "")) for m in version.materials.all()],
         },
     )
 
@@ -93,6 +102,7 @@ def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
                 answers=values,
                 idempotency_key=key,
                 organisation=request.acting_organisation,
+                uploads=_uploads(request),
                 request=request,
             )
         except services.CaseError as exc:
@@ -173,7 +183,9 @@ def my_case_correct(request: HttpRequest, number: str) -> HttpResponse:
         return redirect("cases:mine_detail", number=(case.parent or case).number)
     answers = answers_from_post(case.item_version.form_schema, request.POST)
     try:
-        services.case_correct(applicant=request.user, case=case, answers=answers, request=request)
+        services.case_correct(
+            applicant=request.user, case=case, answers=answers, uploads=_uploads(request), request=request
+        )
     except services.CaseError as exc:
         messages.error(request, exc.message + " " + "；".join(exc.problems.values()))
     else:
@@ -283,8 +295,29 @@ def staff_case(request: HttpRequest, number: str) -> HttpResponse:
             "deadline": services.deadline_state(case),
             "provisional": selectors.provisional_deadline(case),
             "action_labels": dict(Action.choices),
+            "documents": case.documents.order_by("created_at"),
         },
     )
+
+
+@staff_required(Perm.CASE_VIEW)
+def staff_document(request: HttpRequest, number: str, document: str) -> FileResponse:
+    """Materials are read only here: by staff of a department on the case, each read in the audit trail."""
+    case = _staff_case(request, number)
+    doc = get_object_or_404(CaseDocument, uuid=document, case=case)
+    audit_record(
+        event_type=AuditEventType.DOCUMENT_READ,
+        acting_user=request.user,
+        request=request,
+        target=doc,
+        department=case.department,
+        extra_data={"case": case.number, "material": doc.material_code},
+    )
+    response = FileResponse(
+        doc.file.open("rb"), content_type=doc.content_type, as_attachment=True, filename=doc.original_name
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @staff_required(Perm.CASE_VIEW)

@@ -27,6 +27,7 @@ class AuditEventType(models.TextChoices):
     CALENDAR_CHANGED = "calendar_changed", _("工作日历变更")
     CASE_SUBMITTED = "case_submitted", _("提交办件")
     CASE_ACTION = "case_action", _("办件操作")
+    DOCUMENT_READ = "document_read", _("查阅申请材料")
 
 
 class AuditOutcome(models.TextChoices):

@@ -16,10 +16,17 @@ from tongban.identity.tests.factories import (
     UserFactory,
 )
 
+FOOD_MATERIALS = [
+    {"code": "layout", "name": "经营场所平面布局图", "formats": ["pdf", "png"], "max_size_mb": 1},
+    {"code": "licence", "name": "营业执照", "licence_type_code": "110000000000000000001", "formats": ["pdf"]},
+]
 
-def publish(department, basic_code, **fields):
+
+def publish(department, basic_code, materials=(), **fields):
+    c = content(**fields)
+    c.materials = list(materials)
     version = catalog_services.item_create(
-        acting_user=None, department=department, basic_code=basic_code, content=content(**fields)
+        acting_user=None, department=department, basic_code=basic_code, content=c
     )
     with transaction.atomic():
         catalog_services.publish_in_transaction(acting_user=None, version=version, require_review=False)
@@ -52,6 +59,7 @@ def city(db, django_capture_on_commit_callbacks):
         committed_days=5,
         statutory_days=20,
         workflow=parallel(("ljs-xfzd", "消防")),
+        materials=FOOD_MATERIALS,
     )
     birth = publish(
         health,
@@ -86,3 +94,12 @@ def city(db, django_capture_on_commit_callbacks):
 
 def food_answers(**extra):
     return {"shop_name": "临江味道", "seats": 40, **extra}
+
+
+def layout(name="平面图.pdf", content=None):
+    """A genuine (tiny) PDF upload for the food licence's required floor plan."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tongban.cases.demo import DEMO_PDF
+
+    return {"layout": SimpleUploadedFile(name, DEMO_PDF if content is None else content)}

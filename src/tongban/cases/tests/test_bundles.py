@@ -7,6 +7,7 @@ from tongban.cases.constants import Action, CaseStatus, Outcome
 from tongban.cases.models import Case, CaseTask
 from tongban.catalog import services as catalog_services
 
+from .conftest import layout
 from .test_services import act
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def bundle(city):
 def test_bundle_fans_out_and_closes_when_all_sub_cases_close(city, bundle):
     answers = {"wants_food": True, "baby_name": "小宝", "shop_name": "临江味道", "seats": 20}
     parent = services.case_submit(
-        applicant=city["citizen"], life_event=bundle, answers=answers, idempotency_key="b1"
+        applicant=city["citizen"], life_event=bundle, answers=answers, idempotency_key="b1", uploads=layout()
     )
     subs = {c.title: c for c in parent.sub_cases.all()}
     assert set(subs) == {"出生医学证明签发", "食品经营许可"}
@@ -75,7 +76,10 @@ def test_bundle_fans_out_and_closes_when_all_sub_cases_close(city, bundle):
 
 def test_excluded_items_get_no_sub_case(city, bundle):
     parent = services.case_submit(
-        applicant=city["citizen"], life_event=bundle, answers={"wants_food": False, "baby_name": "小宝"}
+        applicant=city["citizen"],
+        life_event=bundle,
+        answers={"wants_food": False, "baby_name": "小宝"},
+        uploads=layout(),
     )
     assert [c.title for c in parent.sub_cases.all()] == ["出生医学证明签发"]
 
@@ -85,6 +89,7 @@ def test_withdrawing_a_bundle_withdraws_its_open_sub_cases(city, bundle):
         applicant=city["citizen"],
         life_event=bundle,
         answers={"wants_food": True, "baby_name": "小宝", "shop_name": "店", "seats": 1},
+        uploads=layout(),
     )
     services.case_withdraw(applicant=city["citizen"], case=parent)
     assert set(parent.sub_cases.values_list("status", flat=True)) == {CaseStatus.WITHDRAWN}

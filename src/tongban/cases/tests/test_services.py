@@ -13,7 +13,7 @@ from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE, StaffFactory
 
-from .conftest import food_answers
+from .conftest import food_answers, layout
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,10 @@ def test_submission_prefills_verified_data_and_checks_the_form(city):
     assert err.value.problems["seats"] == "“餐位数”的格式不正确。"
     assert not Case.objects.exists()
     case = services.case_submit(
-        applicant=citizen, item=city["food"], answers=food_answers(applicant_id_number="110101199003074477")
+        applicant=citizen,
+        item=city["food"],
+        answers=food_answers(applicant_id_number="110101199003074477"),
+        uploads=layout(),
     )  # a forged ID
     assert case.answers["applicant_id_number"] == citizen.person.id_number
     assert case.answers["applicant_name"] == citizen.person.name
@@ -60,10 +63,18 @@ def test_submission_prefills_verified_data_and_checks_the_form(city):
 
 def test_double_submission_with_the_same_key_creates_one_case(city):
     first = services.case_submit(
-        applicant=city["citizen"], item=city["food"], answers=food_answers(), idempotency_key="tab-1"
+        applicant=city["citizen"],
+        item=city["food"],
+        answers=food_answers(),
+        idempotency_key="tab-1",
+        uploads=layout(),
     )
     again = services.case_submit(
-        applicant=city["citizen"], item=city["food"], answers=food_answers(), idempotency_key="tab-1"
+        applicant=city["citizen"],
+        item=city["food"],
+        answers=food_answers(),
+        idempotency_key="tab-1",
+        uploads=layout(),
     )
     assert first.pk == again.pk and Case.objects.count() == 1
 
@@ -78,6 +89,7 @@ def test_concurrent_submissions_with_the_same_key_create_one_case(city):
                 services.case_submit(
                     applicant=city["citizen"],
                     item=city["food"],
+                    uploads=layout(),
                     answers=food_answers(),
                     idempotency_key="retry-after-timeout",
                 ).pk
@@ -97,7 +109,9 @@ def test_concurrent_submissions_with_the_same_key_create_one_case(city):
 
 
 def test_parallel_review_joins_before_decision(city, django_capture_on_commit_callbacks):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         case = act(city, case, "accept", Action.ACCEPT)
     assert case.status == CaseStatus.IN_PROGRESS
@@ -119,7 +133,9 @@ def test_parallel_review_joins_before_decision(city, django_capture_on_commit_ca
 
 
 def test_wrong_department_or_role_is_refused_and_audited(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     task = CaseTask.objects.get(case=case, step_key="accept")
     for actor in (
         staff(city, "ljs-wjw", ROLE.INTAKE_CLERK),
@@ -134,7 +150,9 @@ def test_wrong_department_or_role_is_refused_and_audited(city):
 
 
 def test_two_officers_on_one_task_only_one_succeeds(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     task = CaseTask.objects.get(case=case, step_key="accept")
     colleague = StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)])
     seen = task.lock_version
@@ -153,7 +171,9 @@ def test_two_officers_on_one_task_only_one_succeeds(city):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_officers_race_on_one_task(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     task = CaseTask.objects.get(case=case, step_key="accept")
     officers = [staff(city, "ljs-scjgj", ROLE.INTAKE_CLERK)] + [
         StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)]) for _ in range(3)
@@ -181,7 +201,9 @@ def test_concurrent_officers_race_on_one_task(city):
 
 
 def test_reasons_are_required_for_refusals(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     with pytest.raises(CaseError) as err:
         act(city, case, "accept", Action.REFUSE, reason=" ")
     assert "reason" in err.value.problems
@@ -191,7 +213,9 @@ def test_reasons_are_required_for_refusals(city):
 
 
 def test_correction_pauses_the_clock_and_extends_the_deadline(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     case = act(city, case, "accept", Action.ACCEPT)
     due = case.committed_due
     with pytest.raises(CaseError):
@@ -223,7 +247,9 @@ def test_correction_pauses_the_clock_and_extends_the_deadline(city):
 
 
 def test_withdraw_before_decision_only(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     case = services.case_withdraw(applicant=city["citizen"], case=case)
     assert case.status == CaseStatus.WITHDRAWN
     other = services.case_submit(applicant=city["citizen"], item=city["birth"], answers={"baby_name": "小明"})
@@ -239,12 +265,16 @@ def test_submission_against_a_withdrawn_item_is_refused(city):
     admin = StaffFactory(roles=[(city["market"], ROLE.PLATFORM_ADMIN)])
     catalog_services.item_withdraw(acting_user=admin, item=city["food"], reason="已取消")
     with pytest.raises(CaseError) as err:
-        services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+        services.case_submit(
+            applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+        )
     assert err.value.code == "withdrawn"
 
 
 def test_deadline_levels(city):
-    case = services.case_submit(applicant=city["citizen"], item=city["food"], answers=food_answers())
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
     case = act(city, case, "accept", Action.ACCEPT)
     cal = workdays.calendar()
     assert services.deadline_state(case, case.accepted_on) == (5, "green")

@@ -3,14 +3,23 @@
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tongban.cases.constants import CaseStatus
-from tongban.cases.models import Case, CaseTask
+from tongban.cases.demo import DEMO_PDF
+from tongban.cases.documents import EICAR
+from tongban.cases.models import Case, CaseDocument, CaseTask
+from tongban.core.constants import AuditEventType
+from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE
 from tongban.identity.tests.test_views import login_staff
 
 pytestmark = pytest.mark.django_db
+
+
+def pdf(name="平面图.pdf", content=None):
+    return SimpleUploadedFile(name, DEMO_PDF if content is None else content)
 
 
 def citizen_client(city):
@@ -28,7 +37,13 @@ def staff_client(user):
 def apply(client, city, **answers):
     page = client.get(f"/services/items/{city['food'].implementation_code}/apply/")
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.content.decode()).group(1)
-    data = {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", **answers}
+    data = {
+        "idempotency_key": key,
+        "shop_name": "临江味道",
+        "seats": "40",
+        "material:layout": pdf(),
+        **answers,
+    }
     return page, key, client.post(f"/services/items/{city['food'].implementation_code}/apply/", data)
 
 
@@ -41,11 +56,11 @@ def test_apply_prefilled_errors_and_double_click(city):
     assert 'value="临江味道"' in response.content.decode()  # nothing typed is lost
     first = client.post(
         f"/services/items/{city['food'].implementation_code}/apply/",
-        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"},
+        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", "material:layout": pdf()},
     )
     second = client.post(
         f"/services/items/{city['food'].implementation_code}/apply/",
-        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"},
+        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", "material:layout": pdf()},
     )
     assert first["Location"] == second["Location"] and Case.objects.count() == 1
     case = Case.objects.get()
@@ -130,3 +145,41 @@ def test_withdraw_through_the_page(city):
     client.post(f"/my/cases/{case.number}/withdraw/", {"reason": "不开了"})
     assert Case.objects.get().status == CaseStatus.WITHDRAWN
     assert Client().get(f"/my/cases/{case.number}/").status_code == 302  # login required
+
+
+@pytest.mark.parametrize(
+    ("upload", "words"),
+    [
+        (None, "请上传“经营场所平面布局图”"),
+        (lambda: pdf("plan.docx", b"PK\x03\x04"), "只接受 PDF、PNG 格式"),
+        (lambda: pdf("plan.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64), "内容与扩展名 .pdf 不符"),
+        (lambda: pdf("plan.pdf", b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 10)), "不能超过 1MB"),
+        (lambda: pdf("plan.pdf", b"%PDF-1.4\n" + EICAR), "未通过病毒扫描"),
+    ],
+)
+def test_bad_uploads_are_refused_and_nothing_is_saved(city, upload, words):
+    client = citizen_client(city)
+    page = client.get(f"/services/items/{city['food'].implementation_code}/apply/")
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.content.decode()).group(1)
+    data = {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"}
+    if upload is not None:
+        data["material:layout"] = upload()
+    body = client.post(f"/services/items/{city['food'].implementation_code}/apply/", data).content.decode()
+    assert words in body and 'value="临江味道"' in body
+    assert not Case.objects.exists() and not CaseDocument.objects.exists()
+
+
+def test_staff_read_materials_through_an_audited_view(city):
+    apply(citizen_client(city), city)
+    case = Case.objects.get()
+    document = CaseDocument.objects.get(case=case)
+    assert document.content_type == "application/pdf" and document.scan_status == "clean"
+    assert not document.file.name.endswith(".pdf")  # stored under a random name, outside the web root
+    clerk = staff_client(city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)])
+    response = clerk.get(f"/staff/cases/{case.number}/documents/{document.uuid}/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == DEMO_PDF
+    assert "attachment" in response["Content-Disposition"]
+    assert AuditEvent.objects.filter(event_type=AuditEventType.DOCUMENT_READ).count() == 1
+    outsider = staff_client(city["staff"][("ljs-wjw", ROLE.INTAKE_CLERK)])
+    assert outsider.get(f"/staff/cases/{case.number}/documents/{document.uuid}/").status_code == 404
+    assert Client().get(f"/staff/cases/{case.number}/documents/{document.uuid}/").status_code == 302
