@@ -103,8 +103,8 @@ class _Staff:
 
     def run(self, case: Case, until: str) -> Case:
         """Walk the workflow: accept, then every review, then decide, then close, stopping at ``until``."""
-        if until in ("submitted", "withdrawn"):
-            return case
+        if until in ("submitted", "withdrawn") or case.status != CaseStatus.SUBMITTED:
+            return case  # (a case decided instantly by 秒批 needs nobody)
         if until == "refused":
             return self.act(case, "accept", Action.REFUSE, reason="不属于本部门管辖")
         if until == "correction":

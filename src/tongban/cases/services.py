@@ -225,6 +225,8 @@ def _submit_item(
     )
     _create_tasks(case, version)
     _store_uploads(case, version, applicant, uploads or {})
+    if version.decision_rules:
+        _instant_decision(case, version, applicant, organisation)
     _event(
         case,
         EventKind.SUBMITTED,
@@ -268,6 +270,8 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
         _submit_item(
             applicant, version.item, item_answers, "", organisation, request, parent=parent, uploads=uploads
         )
+    if parent.sub_cases.exclude(status=CaseStatus.SUBMITTED).exists():
+        _refresh_parent(parent.pk)  # some sub-cases were decided instantly (秒批)
     _event(parent, EventKind.SUBMITTED, _("已提交，%(n)d个部门将同时办理") % {"n": len(merged.items)})
     audit_record(
         event_type=AuditEventType.CASE_SUBMITTED,
@@ -277,6 +281,44 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
         extra_data={"number": parent.number, "sub_cases": len(merged.items)},
     )
     return parent
+
+
+def verified_data(applicant: User, organisation: Organisation | None) -> dict[str, Any]:
+    """What 秒批 rules may rely on besides the answers: facts the platform verified itself."""
+    person = applicant.person
+    data: dict[str, Any] = {}
+    if person is not None:
+        born = person.birth_date
+        now = today()
+        data["verified.real_name_level"] = person.real_name_level
+        data["verified.age"] = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
+    if organisation is not None:
+        data["verified.organisation_verified"] = organisation.verification == "registry_verified"
+    return data
+
+
+def _instant_decision(
+    case: Case, version: ServiceItemVersion, applicant: User, organisation: Organisation | None
+) -> None:
+    """秒批: every rule holds → accepted, approved and closed by the system at once, with each rule's
+    outcome as the reason; otherwise the case goes to people, with what failed noted for them."""
+    context = {**case.answers, **verified_data(applicant, organisation)}
+    results = [(rule["label"], evaluate(rule["condition"], context)) for rule in version.decision_rules]
+    if not all(ok for _label, ok in results):
+        failed = "、".join(label for label, ok in results if not ok)
+        _event(
+            case, EventKind.INSTANT, _("未满足秒批条件（%(f)s），转人工办理") % {"f": failed}, public=False
+        )
+        return
+    now = timezone.now()
+    case.status = CaseStatus.CLOSED
+    case.outcome = Outcome.APPROVED
+    case.accepted_on = today()
+    case.decided_at = case.closed_at = now
+    case.decision_reason = _("秒批：%(r)s 均满足") % {"r": "、".join(label for label, _ok in results)}
+    case.save()
+    CaseTask.objects.filter(case=case).update(status=TaskStatus.DONE, action="instant", completed_at=now)
+    _event(case, EventKind.INSTANT, _("秒批通过：%(r)s") % {"r": "、".join(label for label, _ok in results)})
 
 
 def materials_needed(version: ServiceItemVersion, answers: Mapping[str, Any]) -> list[Any]:

@@ -71,6 +71,7 @@ def item(
     summary: str = "",
     fee: str = "",
     conditions: str = "",
+    rules: list | None = None,
 ) -> dict[str, Any]:
     return {
         "department": dept,
@@ -96,10 +97,18 @@ def item(
             "workflow": workflow or simple(),
             "keywords": keywords,
             "contact": "12345 政务服务便民热线",
+            "decision_rules": rules or [],
         },
         "materials": materials,
         "themes": themes,
     }
+
+
+VERIFIED = {
+    "label": "申请人已通过实名核验",
+    "condition": {"field": "verified.real_name_level", "op": "gte", "value": 2},
+}
+ADULT = {"label": "申请人已满16周岁", "condition": {"field": "verified.age", "op": "gte", "value": 16}}
 
 
 def items() -> list[dict[str, Any]]:
@@ -510,6 +519,7 @@ def items() -> list[dict[str, Any]]:
             result="就业登记记录",
             keywords="找工作 就业 求职登记",
             workflow=instant(),
+            rules=[VERIFIED, ADULT],
         ),
         item(
             "ljs-rsj",
@@ -572,6 +582,7 @@ def items() -> list[dict[str, Any]]:
             result="参保登记",
             keywords="医保 新生儿参保 办医保",
             workflow=instant(),
+            rules=[VERIFIED],
         ),
         item(
             "ljs-ybj",

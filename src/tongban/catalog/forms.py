@@ -63,6 +63,13 @@ class ItemForm(forms.Form):
     form_schema = PrettyJSONField(label=_("申请表（JSON Schema）"))
     workflow = PrettyJSONField(label=_("办理流程"))
     materials = PrettyJSONField(label=_("申请材料"), required=False)
+    decision_rules = PrettyJSONField(
+        label=_("秒批规则"),
+        required=False,
+        help_text=_(
+            "列表，每条有说明 label 和条件 condition，可引用表单字段和 verified.real_name_level、verified.age；全部满足时自动准予。"
+        ),
+    )
 
     content_fields = VERSION_FIELDS
 
@@ -82,8 +89,10 @@ class ItemForm(forms.Form):
         if not isinstance(materials, list):
             self.add_error("materials", _("申请材料应为 JSON 列表。"))
             materials = []
+        values = {k: data[k] for k in self.content_fields}
+        values["decision_rules"] = values.get("decision_rules") or []
         return ItemContent(
-            fields={k: data[k] for k in self.content_fields},
+            fields=values,
             materials=materials,
             themes=list(data.get("themes") or []),
         )

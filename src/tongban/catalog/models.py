@@ -102,6 +102,8 @@ class ServiceItemVersion(models.Model):
     result_licence_type = models.CharField(_("结果证照类型代码"), max_length=21, blank=True)
     form_schema = models.JSONField(_("申请表（JSON Schema）"), default=dict)
     workflow = models.JSONField(_("办理流程"), default=dict)
+    # 秒批: when every rule holds at submission, the system approves at once (list of {label, condition}).
+    decision_rules = models.JSONField(_("秒批规则"), default=list, blank=True)
     keywords = models.CharField(_("检索关键词"), max_length=300, blank=True)
     contact = models.CharField(_("咨询方式"), max_length=200, blank=True)
     themes = models.ManyToManyField(Theme, verbose_name=_("主题"), blank=True, related_name="item_versions")

@@ -29,6 +29,7 @@ from .validation import (
     check_form_schema,
     check_implementation_code,
     check_materials,
+    check_rules,
     check_version_fields,
     check_workflow,
     implementation_code,
@@ -52,6 +53,7 @@ VERSION_FIELDS = (
     "result_licence_type",
     "form_schema",
     "workflow",
+    "decision_rules",
     "keywords",
     "contact",
 )
@@ -95,6 +97,8 @@ def validate_content(
     problems += check_workflow(
         data.get("workflow"), known_departments=departments or _known_department_codes()
     )
+    form_fields = set(((data.get("form_schema") or {}).get("properties") or {}).keys())
+    problems += check_rules(data.get("decision_rules") or [], form_fields)
     schema = data.get("form_schema") if isinstance(data.get("form_schema"), Mapping) else {}
     problems += check_materials(content.materials, set((schema.get("properties") or {}).keys()))
     unknown_fields = set(data) - set(VERSION_FIELDS)

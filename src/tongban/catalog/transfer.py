@@ -31,7 +31,7 @@ from .validation import CatalogError, Problem, check_basic_code, check_implement
 
 FORMAT = "tongban-catalogue/1"
 ITEM_COLUMNS = ["department", "basic_code", "status", *services.VERSION_FIELDS, "materials", "themes"]
-JSON_COLUMNS = {"applicant_types", "channels", "form_schema", "workflow", "materials"}
+JSON_COLUMNS = {"applicant_types", "channels", "form_schema", "workflow", "materials", "decision_rules"}
 EVENT_COLUMNS = [
     "code",
     "name",
@@ -232,7 +232,11 @@ def _from_workbook(content: bytes) -> tuple[dict[str, Any], dict[str, str]]:
             value = row.get(column)
             if column in JSON_COLUMNS:
                 value = parse_json(
-                    row, column, n, "items", [] if column in {"applicant_types", "channels"} else {}
+                    row,
+                    column,
+                    n,
+                    "items",
+                    [] if column in {"applicant_types", "channels", "decision_rules"} else {},
                 )
             elif column in {"statutory_days", "committed_days", "max_visits"}:
                 value = int(value) if isinstance(value, int | float) or str(value or "").isdigit() else value

@@ -259,3 +259,29 @@ def check_materials(materials: list[Mapping[str, Any]], form_fields: set[str]) -
                         )
                     )
     return problems
+
+
+VERIFIED_FIELDS = frozenset({"verified.real_name_level", "verified.age", "verified.organisation_verified"})
+
+
+def check_rules(rules: Any, form_fields: set[str]) -> list[Problem]:
+    """秒批 rules: a list of {label, condition}; conditions may read form fields and verified data."""
+    if not isinstance(rules, list):
+        return [Problem("decision_rules", _("秒批规则应为列表。"))]
+    problems = []
+    for i, rule in enumerate(rules):
+        where = f"decision_rules[{i}]"
+        if not isinstance(rule, Mapping) or not rule.get("label") or "condition" not in rule:
+            problems.append(Problem(where, _("每条秒批规则应有说明 label 和条件 condition。")))
+            continue
+        try:
+            conditions.validate_condition(rule["condition"])
+        except conditions.ConditionError as exc:
+            problems.append(Problem(where, str(exc)))
+            continue
+        unknown = conditions.condition_fields(rule["condition"]) - form_fields - VERIFIED_FIELDS
+        if unknown:
+            problems.append(
+                Problem(where, _("规则引用了未知的数据：%(f)s") % {"f": "、".join(sorted(unknown))})
+            )
+    return problems

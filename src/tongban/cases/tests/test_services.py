@@ -281,3 +281,44 @@ def test_deadline_levels(city):
     assert services.deadline_state(case, cal.add(case.accepted_on, 2))[1] == "yellow"
     assert services.deadline_state(case, cal.add(case.accepted_on, 4))[1] == "red"
     assert services.deadline_state(case, cal.add(case.accepted_on, 6)) == (-1, "overdue")
+
+
+def test_instant_approval_when_every_rule_holds(city):
+    from tongban.catalog.demo_fields import FIELDS, PERSON
+
+    from .conftest import publish
+
+    rules = [
+        {"label": "已实名核验", "condition": {"field": "verified.real_name_level", "op": "gte", "value": 2}},
+        {"label": "餐位不超过50个", "condition": {"field": "seats", "op": "lte", "value": 50}},
+    ]
+    form = {
+        "type": "object",
+        "required": ["seats"],
+        "properties": {**{k: FIELDS[k] for k in PERSON}, "seats": FIELDS["seats"]},
+    }
+    item = publish(city["market"], "010000900000", name="小餐饮登记", form_schema=form, decision_rules=rules)
+    quick = services.case_submit(applicant=city["citizen"], item=item, answers={"seats": 20})
+    assert quick.status == CaseStatus.CLOSED and quick.outcome == Outcome.APPROVED
+    assert "已实名核验" in quick.decision_reason and "餐位不超过50个" in quick.decision_reason
+    assert not CaseTask.objects.filter(case=quick).exclude(status=TaskStatus.DONE).exists()
+    slow = services.case_submit(applicant=city["citizen"], item=item, answers={"seats": 80})
+    assert slow.status == CaseStatus.SUBMITTED and open_steps(slow) == ["accept"]
+    note = slow.events.get(kind="instant")
+    assert not note.public and "餐位不超过50个" in note.message
+
+
+def test_rules_must_read_known_data(city):
+    from tongban.catalog.validation import CatalogError
+
+    from .conftest import publish
+
+    with pytest.raises(CatalogError) as err:
+        publish(
+            city["market"],
+            "010000800000",
+            decision_rules=[
+                {"label": "x", "condition": {"field": "verified.salary", "op": "gt", "value": 1}}
+            ],
+        )
+    assert "verified.salary" in err.value.message
