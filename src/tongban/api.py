@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from tongban.cases.api import router as cases_registration_router
 from tongban.catalog.api import govstack as registration_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as core_router
@@ -18,3 +19,4 @@ api.add_router("/identity", identity_router)
 api.add_router("/catalog", catalog_router)
 # GovStack Registration Building Block (services and eForms now; applications and tasks come with cases).
 api.add_router("/registration", registration_router)
+api.add_router("/registration", cases_registration_router)

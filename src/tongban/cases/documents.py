@@ -94,7 +94,9 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
-def document_store(*, uploader: Any, upload: Any, material: Any = None, case: Any = None) -> CaseDocument:
+def document_store(
+    *, uploader: Any, upload: Any, material: Any = None, case: Any = None, client: Any = None
+) -> CaseDocument:
     """Check and store one upload. ``material`` (catalogue Material) gives the allowed formats and size."""
     name = os.path.basename(getattr(upload, "name", "") or "file")[:200]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -125,6 +127,7 @@ def document_store(*, uploader: Any, upload: Any, material: Any = None, case: An
     document = CaseDocument(
         case=case,
         uploaded_by=uploader,
+        uploaded_by_client=client,
         material_code=getattr(material, "code", "") or "",
         original_name=name,
         size=len(content),

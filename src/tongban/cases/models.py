@@ -222,7 +222,13 @@ class CaseDocument(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="documents")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Documents uploaded by another system through the GovStack API, before the application exists.
+    uploaded_by_client = models.ForeignKey(
+        "identity.SystemClient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     material_code = models.CharField(_("材料"), max_length=60, blank=True)
     original_name = models.CharField(_("文件名"), max_length=200)
     file = models.FileField(upload_to=_document_path, max_length=200)

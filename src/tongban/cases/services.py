@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,7 +27,7 @@ from tongban.identity.selectors import can_act_for, staff_has_perm
 
 from .constants import REASON_REQUIRED, STEP_ACTIONS, Action, CaseStatus, EventKind, Outcome, TaskStatus
 from .documents import DocumentError, document_store
-from .models import Case, CaseEvent, CaseNumberCounter, CaseTask, today
+from .models import Case, CaseDocument, CaseEvent, CaseNumberCounter, CaseTask, today
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -148,6 +148,7 @@ def case_submit(
     idempotency_key: str = "",
     organisation: Organisation | None = None,
     uploads: Mapping[str, Any] | None = None,
+    documents: Sequence[Any] = (),
     request: HttpRequest | None = None,
 ) -> Case:
     """Submit an application for a published item or bundle (uploads keyed by material code). The same idempotency key from the same applicant
@@ -165,11 +166,20 @@ def case_submit(
         with transaction.atomic(durable=True):
             if life_event is not None:
                 return _submit_bundle(
-                    applicant, life_event, answers, key, organisation, request, uploads or {}
+                    applicant, life_event, answers, key, organisation, request, uploads or {}, documents
                 )
             if item is None:
                 raise CaseError(_("请选择要办理的事项。"))
-            return _submit_item(applicant, item, answers, key, organisation, request, uploads=uploads or {})
+            return _submit_item(
+                applicant,
+                item,
+                answers,
+                key,
+                organisation,
+                request,
+                uploads=uploads or {},
+                documents=documents,
+            )
     except IntegrityError:
         # A concurrent submission with the same key won the race: return its case.
         existing = (
@@ -191,7 +201,16 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
 
 
 def _submit_item(
-    applicant, item, answers, key, organisation, request, *, parent: Case | None = None, uploads=None
+    applicant,
+    item,
+    answers,
+    key,
+    organisation,
+    request,
+    *,
+    parent: Case | None = None,
+    uploads=None,
+    documents=(),
 ) -> Case:
     version = _locked_published(item)
     if organisation is None and "person" not in version.applicant_types:
@@ -205,7 +224,7 @@ def _submit_item(
     missing = {
         f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
         for m in needed
-        if m.code not in (uploads or {})
+        if m.code not in (uploads or {}) and m.code not in {d.material_code for d in documents}
     }
     if missing:
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
@@ -225,6 +244,10 @@ def _submit_item(
     )
     _create_tasks(case, version)
     _store_uploads(case, version, applicant, uploads or {})
+    codes_here = {m.code for m in version.materials.all()}
+    mine = [d.pk for d in documents if d.material_code in codes_here]
+    if mine and CaseDocument.objects.filter(pk__in=mine, case__isnull=True).update(case=case) != len(mine):
+        raise CaseError(_("材料文件已被其他办件使用。"), code="conflict")
     if version.decision_rules:
         _instant_decision(case, version, applicant, organisation)
     _event(
@@ -245,7 +268,7 @@ def _submit_item(
     return case
 
 
-def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads) -> Case:
+def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads, documents=()) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
     data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
     validate_answers(merged.schema, data)
@@ -268,7 +291,15 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
             if code == version.item.implementation_code and merged_field in data
         }
         _submit_item(
-            applicant, version.item, item_answers, "", organisation, request, parent=parent, uploads=uploads
+            applicant,
+            version.item,
+            item_answers,
+            "",
+            organisation,
+            request,
+            parent=parent,
+            uploads=uploads,
+            documents=documents,
         )
     if parent.sub_cases.exclude(status=CaseStatus.SUBMITTED).exists():
         _refresh_parent(parent.pk)  # some sub-cases were decided instantly (秒批)

@@ -28,6 +28,7 @@ class AuditEventType(models.TextChoices):
     CASE_SUBMITTED = "case_submitted", _("提交办件")
     CASE_ACTION = "case_action", _("办件操作")
     DOCUMENT_READ = "document_read", _("查阅申请材料")
+    GOVSTACK_CALL = "govstack_call", _("GovStack 接口调用")
 
 
 class AuditOutcome(models.TextChoices):

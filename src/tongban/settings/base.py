@@ -232,6 +232,9 @@ OAUTH2_PROVIDER_SCOPES = {
     "organisation": _("您当前代表的组织"),
     "identity.read": _("读取部门与区划目录"),
     "identity.verify": _("核验公民身份信息"),
+    "registration.apply": _("代申请人提交办件和材料（GovStack Registration）"),
+    "registration.tasks": _("查看和办理本部门的办件环节"),
+    "registration.read": _("查看本部门的办件和统计"),
 }
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
