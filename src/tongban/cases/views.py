@@ -122,7 +122,7 @@ def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
             "key": key,
             "error": error_message,
             "fields": fields(merged.schema, values, errors, prefilled),
-            "bundle_materials": merged.materials,
+            "bundle_materials": [(m, errors.get(f"material:{m['code']}", "")) for m in merged.materials],
         },
     )
 

@@ -483,6 +483,9 @@ def merged_form(life_event: LifeEvent, answers: Mapping[str, Any] | None = None)
             key = material.licence_type_code or material.shared_resource_code or material.name
             if key not in materials:
                 materials[key] = {
+                    "code": material.code,
+                    "formats": material.formats,
+                    "max_size_mb": material.max_size_mb,
                     "name": material.name,
                     "required": material.required,
                     "items": [version.name],

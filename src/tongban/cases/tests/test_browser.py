@@ -1,0 +1,168 @@
+"""The main journey in a real browser (Debian Chromium via Playwright): a bundle applied for once, two
+departments in parallel, a correction, the case closed, the public lookup."""
+
+import os
+
+import pytest
+
+from tongban.cases.models import Case
+from tongban.catalog import services as catalog_services
+from tongban.catalog.demo_fields import FIELDS, PERSON, instant
+from tongban.identity.tests.factories import PASSWORD, ROLE, StaffFactory, current_totp
+
+from .conftest import publish
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser):
+    return browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+
+
+def staff_login(browser, base, user):
+    page = new_page(browser)
+    page.goto(base + "/staff/login/")
+    page.get_by_label("工作人员登录名").fill(user.username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("动态口令（6位数字）").fill(current_totp(user))
+    page.get_by_role("button", name="登录工作台").click()
+    page.wait_for_url("**/staff/")
+    return page
+
+
+def act(page, base, number, button, reason="", items=""):
+    page.goto(f"{base}/staff/cases/{number}/")
+    if reason:
+        page.get_by_label("意见或理由").first.fill(reason)
+    if items:
+        page.get_by_label("需要补正的内容（每行一项，一次性告知）").fill(items)
+    page.get_by_role("button", name=button, exact=True).first.click()
+    assert page.get_by_text("已办理").is_visible()
+
+
+def test_bundle_journey(city, live_server, browser, tmp_path):
+    base = live_server.url
+    market, health = city["market"], city["health"]
+    shop = publish(
+        market,
+        "010002000000",
+        name="小餐饮登记",
+        workflow=instant(),
+        materials=[{"code": "layout", "name": "经营场所平面布局图", "formats": ["pdf"], "max_size_mb": 2}],
+        form_schema={
+            "type": "object",
+            "required": ["shop_name"],
+            "properties": {**{k: FIELDS[k] for k in PERSON}, "shop_name": FIELDS["shop_name"]},
+        },
+    )
+    card = publish(
+        health,
+        "200000300000",
+        name="健康证明办理",
+        workflow=instant(),
+        form_schema={
+            "type": "object",
+            "required": ["shop_name"],
+            "properties": {**{k: FIELDS[k] for k in PERSON}, "shop_name": FIELDS["shop_name"]},
+        },
+    )
+    event = catalog_services.life_event_save(
+        acting_user=None,
+        code="open-snack",
+        name="开小吃店一件事",
+        audience="person",
+        summary="",
+        entries=[
+            catalog_services.LifeEventEntry(implementation_code=shop.implementation_code),
+            catalog_services.LifeEventEntry(implementation_code=card.implementation_code),
+        ],
+    )
+    catalog_services.life_event_publish(acting_user=None, life_event=event)
+    staff = {
+        (d.code, r): StaffFactory(totp=True, roles=[(d, r)])
+        for d in (market, health)
+        for r in (ROLE.INTAKE_CLERK, ROLE.APPROVER)
+    }
+    plan = tmp_path / "平面图.pdf"
+    plan.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+    # The citizen applies once, for both departments.
+    citizen = new_page(browser)
+    citizen.goto(base + "/login/")
+    citizen.get_by_label("公民身份号码或手机号码").fill(city["citizen"].username)
+    citizen.get_by_label("密码").fill(PASSWORD)
+    citizen.get_by_role("button", name="登录").click()
+    citizen.goto(base + "/services/events/open-snack/")
+    citizen.get_by_role("link", name="一次申请").click()
+    assert citizen.get_by_label("申请人姓名").input_value() == city["citizen"].person.name  # prefilled
+    citizen.get_by_label("店铺名称").fill("临江小吃")
+    citizen.get_by_role("button", name="确认并提交").click()
+    assert citizen.get_by_text("还缺少 1 份材料").is_visible()  # the floor plan for the market bureau
+    assert citizen.get_by_label("店铺名称").input_value() == "临江小吃"  # nothing typed is lost
+    citizen.get_by_label("经营场所平面布局图").set_input_files(str(plan))
+    citizen.get_by_role("button", name="确认并提交").click()
+    assert citizen.get_by_text("申请已提交").is_visible()
+    bundle = Case.objects.get(parent__isnull=True)
+    subs = {c.department_id: c for c in bundle.sub_cases.all()}
+
+    # Both departments work at the same time; the market bureau asks for a correction.
+    market_clerk = staff_login(browser, base, staff[(market.code, ROLE.INTAKE_CLERK)])
+    health_clerk = staff_login(browser, base, staff[(health.code, ROLE.INTAKE_CLERK)])
+    health_clerk.goto(base + "/staff/cases/?queue=accept")
+    assert health_clerk.get_by_role("link", name="健康证明办理").is_visible()
+    act(health_clerk, base, subs[health.pk].number, "受理")
+    act(
+        market_clerk,
+        base,
+        subs[market.pk].number,
+        "一次性告知补正",
+        reason="平面图不清晰",
+        items="清晰的经营场所平面布局图",
+    )
+    health_approver = staff_login(browser, base, staff[(health.code, ROLE.APPROVER)])
+    act(health_approver, base, subs[health.pk].number, "准予")
+    act(health_clerk, base, subs[health.pk].number, "办结")
+
+    # The citizen sees one case with one timeline, and corrects.
+    citizen.goto(f"{base}/my/cases/{bundle.number}/")
+    assert citizen.get_by_text("清晰的经营场所平面布局图", exact=True).is_visible()
+    citizen.get_by_label("补交材料（如需要）").set_input_files(str(plan))
+    citizen.get_by_role("button", name="提交补正").click()
+    assert citizen.get_by_text("已提交补正").is_visible()
+
+    act(market_clerk, base, subs[market.pk].number, "受理")
+    market_approver = staff_login(browser, base, staff[(market.code, ROLE.APPROVER)])
+    act(market_approver, base, subs[market.pk].number, "准予")
+    act(market_clerk, base, subs[market.pk].number, "办结")
+
+    citizen.goto(f"{base}/my/cases/{bundle.number}/")
+    assert citizen.get_by_text("已办结").first.is_visible()
+    bundle.refresh_from_db()
+    assert bundle.status == "closed" and bundle.outcome == "approved"
+
+    # Anyone with the number and query code can follow it, without personal data.
+    public = new_page(browser)
+    public.goto(f"{base}/track/?number={bundle.number}&code={bundle.query_code}")
+    assert public.get_by_text("全部事项已办结（2/2 项准予）").is_visible()
+    assert city["citizen"].person.name not in public.content()
+    public.screenshot(path="var/screenshots/track.png", full_page=True)
