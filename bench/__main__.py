@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["codes", "catalogue"]
+BENCHMARKS = ["codes", "catalogue", "cases"]
 
 
 def main(argv: list[str] | None = None) -> int:

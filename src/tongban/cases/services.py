@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -124,12 +124,21 @@ def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> N
 
 def _next_number(area_code: str) -> str:
     day = today()
-    counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
-        day=day, area_code=area_code
-    )
-    CaseNumberCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
-    counter.refresh_from_db(fields=["last"])
-    return f"{area_code}{day:%Y%m%d}{counter.last:05d}"
+    # One statement that increments and returns (the row lock is then held only until this commit).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE cases_casenumbercounter SET last = last + 1 WHERE day = %s AND area_code = %s RETURNING last",
+            [day, area_code],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
+            day=day, area_code=area_code
+        )
+        CaseNumberCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
+        counter.refresh_from_db(fields=["last"])
+        row = (counter.last,)
+    return f"{area_code}{day:%Y%m%d}{row[0]:05d}"
 
 
 def _query_code() -> str:
@@ -193,10 +202,17 @@ def case_submit(
 
 
 def _locked_published(item: ServiceItem) -> ServiceItemVersion:
-    item = ServiceItem.objects.select_related("published_version", "department__area").get(pk=item.pk)
+    """The item's current published version, read fresh (with its department and materials) in this
+    transaction: a version withdrawn a moment ago is refused."""
+    item = (
+        ServiceItem.objects.select_related("published_version", "department__area")
+        .prefetch_related("published_version__materials")
+        .get(pk=item.pk)
+    )
     version = item.published_version
     if version is None:
         raise CaseError(_("该事项已停止办理，请查看最新办事指南。"), code="withdrawn")
+    version.item = item
     return version
 
 
@@ -228,7 +244,7 @@ def _submit_item(
     }
     if missing:
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
-    department = item.department
+    department = version.item.department
     case = Case.objects.create(
         number=_next_number(department.area.code),
         query_code=_query_code(),
@@ -244,7 +260,7 @@ def _submit_item(
     )
     _create_tasks(case, version)
     _store_uploads(case, version, applicant, uploads or {})
-    codes_here = {m.code for m in version.materials.all()}
+    codes_here = {m.code for m in version.materials.all()}  # prefetched
     mine = [d.pk for d in documents if d.material_code in codes_here]
     if mine and CaseDocument.objects.filter(pk__in=mine, case__isnull=True).update(case=case) != len(mine):
         raise CaseError(_("材料文件已被其他办件使用。"), code="conflict")

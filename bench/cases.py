@@ -1,0 +1,276 @@
+"""Cases at scale: submissions through the HTTP API under 32 concurrent clients (counted after: no duplicate,
+none lost), a department queue page over 100,000 open cases, deadlines for 100,000 cases.
+
+Uses the run's database (SQLite file by default; DATABASE_URL for PostgreSQL, which the target is stated
+for: it must be a scratch database, the benchmark flushes it). HTTP goes to a real gunicorn on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import requests
+from django.core.management import call_command
+from django.db import connection
+
+N_SUBMISSIONS = 4000
+CLIENTS = 32
+N_OPEN = 100_000
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _serve(port: int, workers: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tongban.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+        ],
+        env={**os.environ, "TONGBAN_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def _setup() -> None:
+    from tongban.catalog.demo import catalogue
+    from tongban.catalog.transfer import import_catalogue
+    from tongban.core.services import calendar_seed_official, calendar_year_provisional
+    from tongban.identity.demo import build_demo_city
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    build_demo_city()
+    years = calendar_seed_official()
+    calendar_year_provisional(acting_user=None, year=max(years) + 1)
+    import_catalogue(catalogue())
+
+
+def _submissions(port: int, scale: float) -> list[tuple[str, str]]:
+    from tongban.cases.demo import _answers
+    from tongban.cases.models import Case
+    from tongban.catalog.models import ServiceItem
+    from tongban.identity.models import Department, User
+    from tongban.identity.services import system_client_create
+
+    item = ServiceItem.objects.get(published_version__name="出生医学证明签发", department__code="ljs-wjw")
+    client, secret = system_client_create(
+        acting_user=None,
+        department=Department.objects.get(code="ljs-wjw"),
+        name="bench",
+        scopes=["registration.apply"],
+    )
+    token = requests.post(
+        f"http://127.0.0.1:{port}/o/token/",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client.application.client_id,
+            "client_secret": secret,
+            "scope": "registration.apply",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    applicants = [str(u) for u in User.objects.filter(account_type="public").values_list("uuid", flat=True)]
+    rng = random.Random(5)
+    answers = _answers(item.published_version.form_schema, rng)
+    n = max(200, int(N_SUBMISSIONS * scale))
+    keys = [uuid.uuid4().hex for _ in range(n)]
+    # One request in twenty repeats an earlier key (a retry after a timeout): it must not add a case.
+    plan = [(keys[i], applicants[i % len(applicants)]) for i in range(n)]
+    plan += [(keys[i], applicants[i % len(applicants)]) for i in range(0, n, 20)]
+    rng.shuffle(plan)
+    url = f"http://127.0.0.1:{port}/api/registration/services/{item.uuid}/applications"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Information-Mediator-Client": "eGovStack/GOV/1/bench",
+        "Content-Type": "application/json",
+    }
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    cursor = iter(plan)
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                job = next(cursor, None)
+            if job is None:
+                return
+            key, applicant = job
+            body = {"applicantId": applicant, "formData": {"data": answers}}
+            t = time.perf_counter()
+            r = session.post(url, json=body, headers={**headers, "Idempotency-Key": key}, timeout=30)
+            elapsed = (time.perf_counter() - t) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if r.status_code != 200:
+                    failures.append(r.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    created = Case.objects.filter(parent__isnull=True, idempotency_key__startswith=f"gs:{client.pk}:").count()
+    numbers = Case.objects.values("number").distinct().count() == Case.objects.count()
+    db = connection.vendor
+    return [
+        (
+            f"[{db}] HTTP submissions, {CLIENTS} clients, {len(plan):,} requests ({len(plan) - n} retries)",
+            f"{len(plan) / seconds:,.0f}/s  p50 {statistics.median(latencies):.0f} ms  p99 {_p(latencies, 0.99):.0f} ms",
+        ),
+        (
+            f"[{db}] cases after the run: expected {n:,} (one per key)",
+            f"{created:,} created, {len(failures)} non-200, numbers unique: {numbers}",
+        ),
+    ]
+
+
+def _bulk_open_cases(n: int) -> None:
+    """100,000 open cases waiting for intake in one department (bulk, bypassing the services for speed)."""
+    from tongban.cases.models import Case, CaseTask
+    from tongban.catalog.models import ServiceItem
+    from tongban.core import workdays
+    from tongban.identity.models import User
+
+    item = ServiceItem.objects.select_related("published_version", "department").get(
+        published_version__name="出生医学证明签发", department__code="ljs-wjw"
+    )
+    version = item.published_version
+    applicants = list(User.objects.filter(account_type="public").values_list("pk", flat=True))
+    cal = workdays.calendar()
+    today = dt.date.today()
+    batch = 5000
+    for start in range(0, n, batch):
+        cases = Case.objects.bulk_create(
+            [
+                Case(
+                    number=f"BENCH{start + i:012d}",
+                    query_code="BENCH1",
+                    applicant_id=applicants[i % len(applicants)],
+                    item_version=version,
+                    department=item.department,
+                    title=version.name,
+                    answers={},
+                    status="in_progress",
+                    accepted_on=today,
+                    committed_due=cal.add(today, (i % 7) + 1),
+                )
+                for i in range(min(batch, n - start))
+            ]
+        )
+        CaseTask.objects.bulk_create(
+            [
+                CaseTask(
+                    case=c,
+                    step_key="accept",
+                    name="受理",
+                    kind="accept",
+                    department=item.department,
+                    role="intake_clerk",
+                    status="open",
+                )
+                for c in cases
+            ]
+        )
+
+
+def _staff_session(username: str) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tongban.identity.models import User
+
+    user = User.objects.get(username=username)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "tongban.identity.backends.AccountBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session["otp_device_id"] = TOTPDevice.objects.get(user=user).persistent_id
+    session.create()
+    return session.session_key
+
+
+def run(scale: float = 1.0) -> list[tuple[str, str]]:
+    from tongban.cases import services
+    from tongban.cases.models import Case
+
+    _setup()
+    port = 18500 + os.getpid() % 1000
+    server = _serve(port, workers=4)
+    try:
+        figures = _submissions(port, scale)
+        n = max(1000, int(N_OPEN * scale))
+        t = time.perf_counter()
+        _bulk_open_cases(n)
+        load_seconds = time.perf_counter() - t
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE cases_case; ANALYZE cases_casetask")
+        cookie = {"sessionid": _staff_session("weijian.shouli")}
+        page_ms = []
+        session = requests.Session()
+        for i in range(30):
+            t = time.perf_counter()
+            r = session.get(
+                f"http://127.0.0.1:{port}/staff/cases/",
+                params={"queue": "accept", "page": 1 + i % 5},
+                cookies=cookie,
+                timeout=30,
+            )
+            page_ms.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200 and "cases/" in r.text, r.status_code
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    cases = list(
+        Case.objects.filter(number__startswith="BENCH").only("committed_due", "status", "accepted_on")
+    )
+    from tongban.core import workdays
+
+    cal = workdays.calendar()
+    t = time.perf_counter()
+    for case in cases:
+        case.committed_due = cal.add(case.accepted_on, 5)
+        services.deadline_state(case)
+    deadline_seconds = time.perf_counter() - t
+    db = connection.vendor
+    return [
+        *figures,
+        (f"[{db}] load {n:,} open cases for the queue (bulk)", f"{load_seconds:.1f} s"),
+        (
+            f"[{db}] queue page (to accept) over {n:,} open cases, HTTP, 30 loads",
+            f"p50 {statistics.median(page_ms):.0f} ms  max {max(page_ms):.0f} ms",
+        ),
+        (f"[{db}] deadline (due date + level) for {len(cases):,} cases", f"{deadline_seconds:.2f} s"),
+    ]
