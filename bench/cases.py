@@ -20,6 +20,7 @@ import uuid
 import requests
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 N_SUBMISSIONS = 4000
 CLIENTS = 32
@@ -198,6 +199,8 @@ def _bulk_open_cases(n: int) -> None:
                     department=item.department,
                     role="intake_clerk",
                     status="open",
+                    opened_at=timezone.now(),
+                    due=c.committed_due,
                 )
                 for c in cases
             ]

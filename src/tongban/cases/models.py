@@ -171,13 +171,19 @@ class CaseTask(models.Model):
     action = models.CharField(_("办理结果"), max_length=12, blank=True)
     reason = models.TextField(_("意见"), blank=True)
     lock_version = models.PositiveIntegerField(default=0)
+    # The case's committed deadline, kept here so that a queue sorts by it without a join.
+    due = models.DateField(_("期限"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("办理环节")
         verbose_name_plural = _("办理环节")
         ordering = ["case", "id"]
         constraints = [models.UniqueConstraint(fields=["case", "step_key"], name="unique_case_step")]
-        indexes = [models.Index(fields=["department", "status", "role"])]
+        indexes = [
+            models.Index(fields=["department", "status", "role"]),
+            models.Index(fields=["department", "kind", "status", "opened_at"], name="task_queue_fifo"),
+            models.Index(fields=["department", "kind", "status", "due"], name="task_queue_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case.number} · {self.name}"

@@ -46,7 +46,8 @@ def queue(user: User, name: str, *, search: str = "") -> QuerySet[CaseTask]:
         qs = qs.filter(department_id__in=departments)
     if search:
         qs = qs.filter(Q(case__number__startswith=search.strip()) | Q(case__title__icontains=search.strip()))
-    return qs.order_by("case__committed_due", "opened_at")
+    # Intake is first come, first served (the clock starts at acceptance); later steps soonest-due first.
+    return qs.order_by("opened_at", "id") if kind == "accept" else qs.order_by("due", "opened_at", "id")
 
 
 def overdue(user: User) -> QuerySet[Case]:

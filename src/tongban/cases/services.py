@@ -521,6 +521,7 @@ def task_act(
         _apply(case, task, action, reason, items, actor)
         case.lock_version += 1
         case.save()
+        CaseTask.objects.filter(case=case).exclude(due=case.committed_due).update(due=case.committed_due)
         audit_record(
             event_type=AuditEventType.CASE_ACTION,
             acting_user=actor,
@@ -709,6 +710,7 @@ def case_correct(
         case.paused_since = None
         case.correction_items = []
         case.lock_version += 1
+        CaseTask.objects.filter(case=case).update(due=case.committed_due)
         case.save()
         _event(case, EventKind.CORRECTED, _("已补正，%(d)s继续办理") % {"d": task.department.short_name})
         audit_record(
