@@ -8,11 +8,8 @@ for: it must be a scratch database, the benchmark flushes it). HTTP goes to a re
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,41 +19,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from bench.common import percentile, serve
+
 N_SUBMISSIONS = 4000
 CLIENTS = 32
 N_OPEN = 100_000
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _serve(port: int, workers: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tongban.cli",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-        ],
-        env={**os.environ, "TONGBAN_LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 def _setup() -> None:
@@ -73,7 +40,7 @@ def _setup() -> None:
     import_catalogue(catalogue())
 
 
-def _submissions(port: int, scale: float) -> list[tuple[str, str]]:
+def _submissions(base: str, scale: float) -> list[tuple[str, str]]:
     from tongban.cases.demo import _answers
     from tongban.cases.models import Case
     from tongban.catalog.models import ServiceItem
@@ -88,7 +55,7 @@ def _submissions(port: int, scale: float) -> list[tuple[str, str]]:
         scopes=["registration.apply"],
     )
     token = requests.post(
-        f"http://127.0.0.1:{port}/o/token/",
+        f"{base}/o/token/",
         data={
             "grant_type": "client_credentials",
             "client_id": client.application.client_id,
@@ -106,7 +73,7 @@ def _submissions(port: int, scale: float) -> list[tuple[str, str]]:
     plan = [(keys[i], applicants[i % len(applicants)]) for i in range(n)]
     plan += [(keys[i], applicants[i % len(applicants)]) for i in range(0, n, 20)]
     rng.shuffle(plan)
-    url = f"http://127.0.0.1:{port}/api/registration/services/{item.uuid}/applications"
+    url = f"{base}/api/registration/services/{item.uuid}/applications"
     headers = {
         "Authorization": f"Bearer {token}",
         "Information-Mediator-Client": "eGovStack/GOV/1/bench",
@@ -147,7 +114,7 @@ def _submissions(port: int, scale: float) -> list[tuple[str, str]]:
     return [
         (
             f"[{db}] HTTP submissions, {CLIENTS} clients, {len(plan):,} requests ({len(plan) - n} retries)",
-            f"{len(plan) / seconds:,.0f}/s  p50 {statistics.median(latencies):.0f} ms  p99 {_p(latencies, 0.99):.0f} ms",
+            f"{len(plan) / seconds:,.0f}/s  p50 {statistics.median(latencies):.0f} ms  p99 {percentile(latencies, 0.99):.0f} ms",
         ),
         (
             f"[{db}] cases after the run: expected {n:,} (one per key)",
@@ -229,10 +196,9 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
     from tongban.cases.models import Case
 
     _setup()
-    port = 18500 + os.getpid() % 1000
-    server = _serve(port, workers=4)
+    server, base = serve(workers=4, threads=4)
     try:
-        figures = _submissions(port, scale)
+        figures = _submissions(base, scale)
         n = max(1000, int(N_OPEN * scale))
         t = time.perf_counter()
         _bulk_open_cases(n)
@@ -246,7 +212,7 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
         for i in range(30):
             t = time.perf_counter()
             r = session.get(
-                f"http://127.0.0.1:{port}/staff/cases/",
+                f"{base}/staff/cases/",
                 params={"queue": "accept", "page": 1 + i % 5},
                 cookies=cookie,
                 timeout=30,

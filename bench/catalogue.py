@@ -6,18 +6,15 @@ a scratch database: the benchmark flushes it). The HTTP figures come from a real
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import requests
 from django.core.management import call_command
 from django.db import connection
+
+from bench.common import percentile, serve
 
 N_ITEMS = 10_000
 VERBS = ["申请", "办理", "变更", "注销", "补领", "换领", "备案", "审批", "登记", "核发", "延续", "查询"]
@@ -104,17 +101,6 @@ def _generated_catalogue(n: int, departments: list[str], rng: random.Random) -> 
     }
 
 
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(scale: float = 1.0) -> list[tuple[str, str]]:
     from tongban.catalog import search
     from tongban.catalog.models import ServiceItem
@@ -144,35 +130,9 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
             service_ms.append((time.perf_counter() - t) * 1000)
 
     codes = list(ServiceItem.objects.values_list("implementation_code", flat=True)[:200])
-    port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tongban.cli",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=Path.cwd(),
-    )
+    server, base = serve(workers=2, threads=2)
     try:
-        base = f"http://127.0.0.1:{port}"
         session = requests.Session()
-        for _ in range(100):
-            try:
-                session.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         for q in queries[:10]:  # warm both workers
             session.get(f"{base}/api/catalog/items", params={"q": q}, timeout=10)
         http_ms, guide_ms = [], []
@@ -198,14 +158,14 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
         ),
         (
             f"[{db}] search, service layer, {len(service_ms)} queries",
-            f"p50 {statistics.median(service_ms):.1f} ms  p95 {_p(service_ms, 0.95):.1f} ms",
+            f"p50 {statistics.median(service_ms):.1f} ms  p95 {percentile(service_ms, 0.95):.1f} ms",
         ),
         (
             f"[{db}] search over HTTP (gunicorn), {len(http_ms)} requests",
-            f"p50 {statistics.median(http_ms):.1f} ms  p95 {_p(http_ms, 0.95):.1f} ms",
+            f"p50 {statistics.median(http_ms):.1f} ms  p95 {percentile(http_ms, 0.95):.1f} ms",
         ),
         (
             f"[{db}] guide page over HTTP, {len(guide_ms)} pages",
-            f"p50 {statistics.median(guide_ms):.1f} ms  p95 {_p(guide_ms, 0.95):.1f} ms",
+            f"p50 {statistics.median(guide_ms):.1f} ms  p95 {percentile(guide_ms, 0.95):.1f} ms",
         ),
     ]

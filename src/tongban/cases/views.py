@@ -34,9 +34,41 @@ def _uploads(request: HttpRequest) -> dict:
     return uploads
 
 
-def _prefilled_names(schema: dict, request: HttpRequest) -> tuple[dict, set[str]]:
+def _apply(
+    request: HttpRequest, schema: dict, target: dict, context: dict
+) -> tuple[HttpResponse | None, dict]:
+    """The shared half of applying for an item or a bundle: prefill, parse, submit once, report every
+    problem on its field. ``target`` is item=… or life_event=…; returns (redirect or None, context)."""
     known = services.prefill(schema, request.user, request.acting_organisation)
-    return known, set(known)
+    values, errors, error_message = dict(known), {}, ""
+    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
+    if request.method == "POST":
+        values = {**answers_from_post(schema, request.POST), **known}
+        try:
+            case = services.case_submit(
+                applicant=request.user,
+                answers=values,
+                idempotency_key=key,
+                organisation=request.acting_organisation,
+                uploads=_uploads(request),
+                request=request,
+                **target,
+            )
+        except services.CaseError as exc:
+            errors, error_message = exc.problems, exc.message
+        else:
+            messages.success(
+                request,
+                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
+            )
+            return redirect("cases:mine_detail", number=case.number), {}
+    return None, {
+        **context,
+        "key": key,
+        "error": error_message,
+        "errors": errors,
+        "fields": fields(schema, values, errors, set(known)),
+    }
 
 
 @login_required
@@ -45,43 +77,18 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     if item is None:
         raise Http404
     version = item.published_version
-    schema = version.form_schema
-    known, prefilled = _prefilled_names(schema, request)
-    values, errors, error_message = dict(known), {}, ""
-    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
-    if request.method == "POST":
-        values = {**answers_from_post(schema, request.POST), **known}
-        try:
-            case = services.case_submit(
-                applicant=request.user,
-                item=item,
-                answers=values,
-                idempotency_key=key,
-                organisation=request.acting_organisation,
-                uploads=_uploads(request),
-                request=request,
-            )
-        except services.CaseError as exc:
-            errors, error_message = exc.problems, exc.message
-        else:
-            messages.success(
-                request,
-                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
-            )
-            return redirect("cases:mine_detail", number=case.number)
-    return render(
+    done, context = _apply(
         request,
-        "cases/apply.html",
-        {
-            "title": version.name,
-            "version": version,
-            "item": item,
-            "key": key,
-            "error": error_message,
-            "fields": fields(schema, values, errors, prefilled),
-            "materials": [(m, errors.get(f"material:{m.code}", "")) for m in version.materials.all()],
-        },
+        version.form_schema,
+        {"item": item},
+        {"title": version.name, "version": version, "item": item},
     )
+    if done:
+        return done
+    context["materials"] = [
+        (m, context["errors"].get(f"material:{m.code}", "")) for m in version.materials.all()
+    ]
+    return render(request, "cases/apply.html", context)
 
 
 @login_required
@@ -90,41 +97,15 @@ def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
     if event is None:
         raise Http404
     merged = catalog_services.merged_form(event)
-    known, prefilled = _prefilled_names(merged.schema, request)
-    values, errors, error_message = dict(known), {}, ""
-    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
-    if request.method == "POST":
-        values = {**answers_from_post(merged.schema, request.POST), **known}
-        try:
-            case = services.case_submit(
-                applicant=request.user,
-                life_event=event,
-                answers=values,
-                idempotency_key=key,
-                organisation=request.acting_organisation,
-                uploads=_uploads(request),
-                request=request,
-            )
-        except services.CaseError as exc:
-            errors, error_message = exc.problems, exc.message
-        else:
-            messages.success(
-                request,
-                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
-            )
-            return redirect("cases:mine_detail", number=case.number)
-    return render(
-        request,
-        "cases/apply.html",
-        {
-            "title": event.name,
-            "event": event,
-            "key": key,
-            "error": error_message,
-            "fields": fields(merged.schema, values, errors, prefilled),
-            "bundle_materials": [(m, errors.get(f"material:{m['code']}", "")) for m in merged.materials],
-        },
+    done, context = _apply(
+        request, merged.schema, {"life_event": event}, {"title": event.name, "event": event}
     )
+    if done:
+        return done
+    context["bundle_materials"] = [
+        (m, context["errors"].get(f"material:{m['code']}", "")) for m in merged.materials
+    ]
+    return render(request, "cases/apply.html", context)
 
 
 @login_required
@@ -152,8 +133,8 @@ def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
     correction_forms = []
     for c in correcting:
         schema = c.item_version.form_schema
-        known, prefilled = _prefilled_names(schema, request)
-        correction_forms.append((c, fields(schema, {**c.answers, **known}, {}, prefilled)))
+        known = services.prefill(schema, request.user, request.acting_organisation)
+        correction_forms.append((c, fields(schema, {**c.answers, **known}, {}, set(known))))
     left, level = services.deadline_state(case)
     return render(
         request,

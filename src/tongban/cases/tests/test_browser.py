@@ -1,8 +1,6 @@
 """The main journey in a real browser (Debian Chromium via Playwright): a bundle applied for once, two
 departments in parallel, a correction, the case closed, the public lookup."""
 
-import os
-
 import pytest
 
 from tongban.cases.models import Case
@@ -13,26 +11,6 @@ from tongban.identity.tests.factories import PASSWORD, ROLE, StaffFactory, curre
 from .conftest import publish
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser
-        browser.close()
 
 
 def new_page(browser):
