@@ -155,6 +155,7 @@ def build_demo_cases(*, seed: int = 7) -> dict[str, Case]:
             Case.objects.filter(pk=case.pk).update(
                 accepted_on=start, committed_due=cal.add(start, 5), statutory_due=cal.add(start, 20)
             )
+            CaseTask.objects.filter(case=case).update(due=cal.add(start, 5))
         made[f"{name}:{until}"] = case
     # The persona citizen has a newborn bundle on the way: two departments done, two still working.
     persona = User.objects.filter(account_type=AccountType.PUBLIC).order_by("pk").first()
