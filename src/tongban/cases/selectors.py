@@ -79,3 +79,11 @@ def public_lookup(number: str, query_code: str) -> Case | None:
 
 def provisional_deadline(case: Case) -> bool:
     return bool(case.committed_due) and workdays.calendar().is_provisional(case.committed_due)
+
+
+def visible_departments(user: User):
+    from tongban.identity.models import Department
+
+    if staff_has_perm(user, Perm.PLATFORM_MANAGE, None):
+        return Department.objects.all()
+    return Department.objects.filter(pk__in=list(staff_departments(user)))

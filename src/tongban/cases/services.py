@@ -782,3 +782,60 @@ def deadline_state(case: Case, on: dt.date | None = None) -> tuple[int | None, s
     if left <= YELLOW_DAYS:
         return left, "yellow"
     return left, "green"
+
+
+def _due_soon_or_overdue(on: dt.date):
+    """(case, level, working days left) for open cases that are red (≤ 1 day left) or overdue."""
+    cal = workdays.calendar()
+    cases = (
+        Case.objects.filter(
+            status__in=[CaseStatus.SUBMITTED, CaseStatus.IN_PROGRESS, CaseStatus.DECIDED],
+            committed_due__isnull=False,
+        )
+        .select_related("department")
+        .only("id", "committed_due", "department__code")
+    )
+    for case in cases.iterator(chunk_size=5000):
+        left = cal.between(on, case.committed_due)
+        if left <= 1:
+            yield case, ("overdue" if left < 0 else "red"), left
+
+
+def deadline_report(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
+    """Red and overdue open cases per department code (read only)."""
+    report: dict[str, dict[str, int]] = {}
+    for case, level, _left in _due_soon_or_overdue(on or today()):
+        report.setdefault(case.department.code, {"red": 0, "overdue": 0})[level] += 1
+    return report
+
+
+def deadline_sweep(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
+    """Scheduled: note on each red or overdue case's internal timeline (once per day per case) and return
+    the per-department report."""
+    on = on or today()
+    noted_today = set(
+        CaseEvent.objects.filter(
+            kind=EventKind.COMMENT, public=False, data__sweep_day=on.isoformat()
+        ).values_list("case_id", flat=True)
+    )
+    report: dict[str, dict[str, int]] = {}
+    notes = []
+    for case, level, left in _due_soon_or_overdue(on):
+        report.setdefault(case.department.code, {"red": 0, "overdue": 0})[level] += 1
+        if case.pk not in noted_today:
+            message = (
+                (_("已超期 %(n)d 个工作日") % {"n": -left})
+                if level == "overdue"
+                else _("即将到期，请尽快办理")
+            )
+            notes.append(
+                CaseEvent(
+                    case_id=case.pk,
+                    kind=EventKind.COMMENT,
+                    public=False,
+                    message=message,
+                    data={"deadline": level, "sweep_day": on.isoformat()},
+                )
+            )
+    CaseEvent.objects.bulk_create(notes, batch_size=2000)
+    return report

@@ -13,6 +13,7 @@ urlpatterns = [
     path("my/cases/<str:number>/withdraw/", views.my_case_withdraw, name="mine_withdraw"),
     path("track/", views.track, name="track"),
     path("staff/cases/", views.workbench, name="workbench"),
+    path("staff/cases/report/", views.deadline_report, name="report"),
     path("staff/cases/<str:number>/", views.staff_case, name="staff_case"),
     path("staff/cases/<str:number>/tasks/<int:task_id>/act/", views.staff_task_act, name="staff_act"),
     path("staff/cases/<str:number>/tasks/<int:task_id>/claim/", views.staff_task_claim, name="staff_claim"),

@@ -369,3 +369,12 @@ def staff_comment(request: HttpRequest, number: str) -> HttpResponse:
         )
         messages.success(request, _("已留言。"))
     return redirect("cases:staff_case", number=number)
+
+
+@staff_required(Perm.CASE_VIEW)
+def deadline_report(request: HttpRequest) -> HttpResponse:
+    """Red and overdue open cases per department (the staff member's departments; all for the platform)."""
+    report = services.deadline_report()
+    departments = {d.code: d for d in selectors.visible_departments(request.user)}
+    rows = [(departments[code], counts) for code, counts in sorted(report.items()) if code in departments]
+    return render(request, "cases/report.html", {"rows": rows})

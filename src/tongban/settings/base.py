@@ -196,6 +196,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "identity-housekeeping": {"task": "tongban.identity.tasks.housekeeping", "schedule": 3600.0},
+    "cases-deadline-sweep": {"task": "tongban.cases.tasks.deadline_sweep", "schedule": 3600.0 * 6},
 }
 
 # Security: secure by default, relaxed only by the demo and test settings.

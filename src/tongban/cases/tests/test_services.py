@@ -322,3 +322,24 @@ def test_rules_must_read_known_data(city):
             ],
         )
     assert "verified.salary" in err.value.message
+
+
+def test_deadline_sweep_notes_once_a_day_and_reports_per_department(city):
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    case = act(city, case, "accept", Action.ACCEPT)
+    cal = workdays.calendar()
+    late = cal.add(case.committed_due, 2)
+    assert services.deadline_report(on=late) == {"ljs-scjgj": {"red": 0, "overdue": 1}}
+    assert services.deadline_sweep(on=late) == {"ljs-scjgj": {"red": 0, "overdue": 1}}
+    services.deadline_sweep(on=late)  # a second run the same day adds no second note
+    notes = case.events.filter(kind="comment", public=False, data__deadline="overdue")
+    assert notes.count() == 1 and "已超期 2 个工作日" in notes.get().message
+    assert services.deadline_report(on=case.accepted_on) == {}
+
+
+def test_deadline_sweep_runs_as_a_celery_task(city):
+    from tongban.cases.tasks import deadline_sweep_task
+
+    assert deadline_sweep_task.delay().get(timeout=10) == {}
