@@ -14,15 +14,28 @@ from tongban.identity.tasks import housekeeping
 REDIS_URL = os.environ.get("TONGBAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def _forget_backend():
+    # Celery caches the result backend per thread; a test that ran eagerly before would leave a disabled one.
+    if hasattr(app._local, "backend"):
+        del app._local.backend
+    # ...and its connection pools, which would still point at the in-memory broker.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def redis_worker():
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
+    _forget_backend()
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield app
     finally:
         app.conf.update(saved)
+        _forget_backend()
 
 
 def failed_attempt(username, *, at=None):
