@@ -13,6 +13,8 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS, CaseStatus.DECIDED)
+# The applicant may withdraw until a decision is made.
+WITHDRAWABLE_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS)
 FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
 
 

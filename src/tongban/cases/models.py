@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .constants import CaseStatus, EventKind, Outcome, TaskStatus
+from .constants import OPEN_STATUSES, CaseStatus, EventKind, Outcome, TaskStatus
 
 
 class CaseNumberCounter(models.Model):
@@ -126,12 +126,7 @@ class Case(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in {
-            CaseStatus.SUBMITTED,
-            CaseStatus.CORRECTION,
-            CaseStatus.IN_PROGRESS,
-            CaseStatus.DECIDED,
-        }
+        return self.status in OPEN_STATUSES
 
 
 class CaseTask(models.Model):

@@ -25,7 +25,17 @@ from tongban.identity.models import Department, Organisation, StaffRole, User
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import can_act_for, staff_has_perm
 
-from .constants import REASON_REQUIRED, STEP_ACTIONS, Action, CaseStatus, EventKind, Outcome, TaskStatus
+from .constants import (
+    FINAL_STATUSES,
+    REASON_REQUIRED,
+    STEP_ACTIONS,
+    WITHDRAWABLE_STATUSES,
+    Action,
+    CaseStatus,
+    EventKind,
+    Outcome,
+    TaskStatus,
+)
 from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, CaseEvent, CaseNumberCounter, CaseTask, today
 
@@ -641,7 +651,7 @@ def _refresh_parent(parent_id: int) -> None:
     """A bundle's case follows its sub-cases: closed when all are final, in progress while any is open."""
     parent = Case.objects.select_for_update().get(pk=parent_id)
     statuses = list(Case.objects.filter(parent_id=parent_id).values_list("status", "outcome"))
-    finals = {CaseStatus.CLOSED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN}
+    finals = set(FINAL_STATUSES)
     if all(s in finals for s, _o in statuses):
         if parent.status not in finals:
             approved = sum(1 for s, o in statuses if s == CaseStatus.CLOSED and o == Outcome.APPROVED)
@@ -733,7 +743,7 @@ def case_withdraw(
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.applicant_id != applicant.pk:
             raise CaseError(_("这不是您的办件。"), code="forbidden")
-        if case.status not in (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS):
+        if case.status not in WITHDRAWABLE_STATUSES:
             raise CaseError(_("已作出决定或已结束的办件不能撤回。"), code="conflict")
         targets = (
             [case]
@@ -741,7 +751,7 @@ def case_withdraw(
             else list(
                 Case.objects.select_for_update().filter(
                     parent=case,
-                    status__in=[CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS],
+                    status__in=WITHDRAWABLE_STATUSES,
                 )
             )
         )

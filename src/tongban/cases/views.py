@@ -22,7 +22,7 @@ from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
 
 from . import selectors, services
-from .constants import STEP_ACTIONS, Action, CaseStatus, EventKind, TaskStatus
+from .constants import STEP_ACTIONS, WITHDRAWABLE_STATUSES, Action, CaseStatus, EventKind, TaskStatus
 from .forms import answers_from_post, fields
 from .models import Case, CaseDocument, CaseEvent, CaseTask
 
@@ -149,8 +149,7 @@ def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
             "left": left,
             "level": level,
             "provisional": selectors.provisional_deadline(case),
-            "can_withdraw": case.status
-            in (CaseStatus.SUBMITTED, CaseStatus.CORRECTION, CaseStatus.IN_PROGRESS),
+            "can_withdraw": case.status in WITHDRAWABLE_STATUSES,
         },
     )
 

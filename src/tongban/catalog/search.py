@@ -432,18 +432,6 @@ def _typo_fallback(text: str, filters: _Filters, limit: int) -> list[SearchHit]:
     return scored[:limit]
 
 
-def filters_match(doc: SearchDocument, filters: _Filters) -> bool:
-    if filters.applicant_type and f" {filters.applicant_type} " not in doc.applicant_types:
-        return False
-    if filters.department_id and doc.department_id != filters.department_id:
-        return False
-    if filters.theme and f" {filters.theme} " not in doc.themes:
-        return False
-    return not (
-        filters.area_code and doc.area_code and not doc.area_code.startswith(filters.area_code.rstrip("0"))
-    )
-
-
 def suggest(prefix: str, *, limit: int = 8) -> list[str]:
     """Titles for the search box while typing: by title text, or by pinyin / initials prefix; titles that
     start with what was typed come first, then the popular ones."""

@@ -291,17 +291,18 @@ def import_catalogue(
         departments = {d.code: d for d in Department.objects.filter(is_active=True).select_related("area")}
         themes = set(Theme.objects.values_list("code", flat=True))
         rows = list(enumerate(data.get("items") or []))
-        existing = _existing_codes(rows, departments)
+        existing = _existing_items(rows, departments)
         new_rows = []
         item_errors: list[tuple[int, RowError]] = []
         for index, row in rows:
             label = where.get(f"items[{index}]", f"items[{index}]")
-            if _row_code(row, departments) not in existing:
+            item = existing.get(_row_code(row, departments))
+            if item is None:
                 new_rows.append((index, label, row))
                 continue
             try:
                 with transaction.atomic():
-                    _import_item(row, departments, themes, acting_user, report)
+                    _update_item(item, row, departments, themes, acting_user, report)
             except CatalogError as exc:
                 item_errors += [(index, RowError(f"{label}（{exc.subject}）", str(p))) for p in exc.problems]
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -332,16 +333,32 @@ def _row_code(row: Any, departments: dict[str, Department]) -> str | None:
     return f"{department.uscc}{row.get('basic_code')}" if department else None
 
 
-def _existing_codes(rows: list[tuple[int, Any]], departments: dict[str, Department]) -> set[str]:
+def _existing_items(
+    rows: list[tuple[int, Any]], departments: dict[str, Department]
+) -> dict[str, ServiceItem]:
+    """The items the file names that exist already, by implementation code (one query per 900 rows)."""
     codes = [c for c in (_row_code(row, departments) for _i, row in rows) if c]
-    found: set[str] = set()
+    found: dict[str, ServiceItem] = {}
     for start in range(0, len(codes), 900):
         found.update(
-            ServiceItem.objects.filter(implementation_code__in=codes[start : start + 900]).values_list(
-                "implementation_code", flat=True
-            )
+            ServiceItem.objects.in_bulk(codes[start : start + 900], field_name="implementation_code")
         )
     return found
+
+
+def _row_content(row: Mapping[str, Any]) -> tuple[str, services.ItemContent, str, list[Problem]]:
+    """(subject, content, status, problems) of one item row, for new and existing items alike."""
+    subject = (row.get("version") or {}).get("name") or row.get("basic_code") or "?"
+    content = services.ItemContent(
+        fields=dict(row["version"]),
+        materials=list(row.get("materials") or []),
+        themes=list(row.get("themes") or []),
+    )
+    status = row.get("status") or VersionStatus.PUBLISHED
+    problems = []
+    if status not in (VersionStatus.PUBLISHED, VersionStatus.DRAFT):
+        problems.append(Problem("status", _("导入的状态只能是 published 或 draft。")))
+    return subject, content, status, problems
 
 
 def _create_new_items(
@@ -361,7 +378,7 @@ def _create_new_items(
     for index, label, row in rows:
         try:
             department = departments.get(row.get("department") or "")
-            subject = (row.get("version") or {}).get("name") or row.get("basic_code") or "?"
+            subject, content, status, status_problems = _row_content(row)
             if department is None:
                 raise CatalogError(
                     subject, [Problem("department", _("部门不存在：%(d)s") % {"d": row.get("department")})]
@@ -373,17 +390,10 @@ def _create_new_items(
             )
             if code in seen:
                 problems.append(Problem("basic_code", _("文件中重复出现同一部门的同一基本编码。")))
-            status = row.get("status") or VersionStatus.PUBLISHED
-            if status not in (VersionStatus.PUBLISHED, VersionStatus.DRAFT):
-                problems.append(Problem("status", _("导入的状态只能是 published 或 draft。")))
+            problems += status_problems
             if problems:
                 raise CatalogError(subject, problems)
             seen.add(code)
-            content = services.ItemContent(
-                fields=dict(row["version"]),
-                materials=list(row.get("materials") or []),
-                themes=list(row.get("themes") or []),
-            )
             services.validate_content(content, subject=subject, departments=set(departments), themes=themes)
             prepared.append((department, basic, code, content, status))
         except CatalogError as exc:
@@ -475,52 +485,30 @@ def _import_themes(rows: list[Mapping[str, Any]], report: ImportReport, errors: 
             errors.append(RowError(f"themes[{index}]", str(exc)[:200]))
 
 
-def _import_item(
+def _update_item(
+    item: ServiceItem,
     row: Mapping[str, Any],
     departments: dict[str, Department],
     themes: set[str],
     acting_user: User | None,
     report: ImportReport,
 ) -> None:
-    department = departments.get(row.get("department") or "")
-    subject = (row.get("version") or {}).get("name") or row.get("basic_code") or "?"
-    if department is None:
-        raise CatalogError(
-            subject, [Problem("department", _("部门不存在：%(d)s") % {"d": row.get("department")})]
-        )
-    content = services.ItemContent(
-        fields=dict(row["version"]),
-        materials=list(row.get("materials") or []),
-        themes=list(row.get("themes") or []),
-    )
-    status = row.get("status") or VersionStatus.PUBLISHED
-    if status not in (VersionStatus.PUBLISHED, VersionStatus.DRAFT):
-        raise CatalogError(subject, [Problem("status", _("导入的状态只能是 published 或 draft。"))])
-    code = f"{department.uscc}{row['basic_code']}"
-    existing = ServiceItem.objects.filter(implementation_code=code).first()
-    if existing is None:
-        version = services.item_create_in_transaction(
-            acting_user=acting_user,
-            department=department,
-            basic_code=str(row["basic_code"]),
-            content=content,
-            departments=set(departments),
-            themes=themes,
-        )
-        report.created += 1
+    """An item that exists: a new version (or the open draft rewritten) when the row says something new."""
+    subject, content, status, problems = _row_content(row)
+    if problems:
+        raise CatalogError(subject, problems)
+    latest = item.versions.order_by("-number").first()
+    if _same(services.content_of(latest), content) and latest.status == status:
+        report.unchanged += 1
+        return
+    services.validate_content(content, subject=subject, departments=set(departments), themes=themes)
+    if latest.status in (VersionStatus.DRAFT, VersionStatus.REVIEW):
+        version = latest
+        version.status = VersionStatus.DRAFT
     else:
-        latest = existing.versions.order_by("-number").first()
-        if _same(services.content_of(latest), content) and latest.status == status:
-            report.unchanged += 1
-            return
-        services.validate_content(content, subject=subject, departments=set(departments), themes=themes)
-        if latest.status in (VersionStatus.DRAFT, VersionStatus.REVIEW):
-            version = latest
-            version.status = VersionStatus.DRAFT
-        else:
-            version = ServiceItemVersion(item=existing, number=latest.number + 1, created_by=acting_user)
-        services.write_content(version, content)
-        report.updated += 1
+        version = ServiceItemVersion(item=item, number=latest.number + 1, created_by=acting_user)
+    services.write_content(version, content)
+    report.updated += 1
     if status == VersionStatus.PUBLISHED:
         services.publish_in_transaction(acting_user=acting_user, version=version, require_review=False)
 
