@@ -245,13 +245,21 @@ def _submit_item(
         raise CaseError(_("该事项面向个人，请切换为个人身份后再申请。"), code="applicant_type")
     # Verified data wins over whatever the browser sent for prefilled fields.
     data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
-    validate_answers(version.form_schema, data)
-    needed = materials_needed(version, data)
+    # Answers and missing materials are told together (一次性告知), never one round after the other.
+    try:
+        validate_answers(version.form_schema, data)
+        answer_problems: dict[str, str] = {}
+    except CaseError as exc:
+        answer_problems = exc.problems
+    supplied = set(uploads or {}) | {d.material_code for d in documents}
     missing = {
         f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
-        for m in needed
-        if m.code not in (uploads or {}) and m.code not in {d.material_code for d in documents}
+        for m in materials_needed(version, data)
+        if m.code not in supplied
     }
+    if answer_problems:
+        problems = {**answer_problems, **missing}
+        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
     if missing:
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
     department = version.item.department
@@ -297,7 +305,31 @@ def _submit_item(
 def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads, documents=()) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
     data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
-    validate_answers(merged.schema, data)
+    per_item = {
+        version.pk: {
+            item_field: data[merged_field]
+            for merged_field, sources in merged.sources.items()
+            for code, item_field in sources
+            if code == version.item.implementation_code and merged_field in data
+        }
+        for version in merged.items
+    }
+    # As for one item: answers and the materials still missing from any included item, told together.
+    try:
+        validate_answers(merged.schema, data)
+        answer_problems: dict[str, str] = {}
+    except CaseError as exc:
+        answer_problems = exc.problems
+    if answer_problems:
+        supplied = set(uploads or {}) | {d.material_code for d in documents}
+        missing = {
+            f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
+            for version in merged.items
+            for m in materials_needed(version, per_item[version.pk])
+            if m.code not in supplied
+        }
+        problems = {**answer_problems, **missing}
+        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
     first = merged.items[0].item
     parent = Case.objects.create(
         number=_next_number(first.department.area.code),
@@ -310,16 +342,10 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
         idempotency_key=key,
     )
     for version in merged.items:
-        item_answers = {
-            item_field: data[merged_field]
-            for merged_field, sources in merged.sources.items()
-            for code, item_field in sources
-            if code == version.item.implementation_code and merged_field in data
-        }
         _submit_item(
             applicant,
             version.item,
-            item_answers,
+            per_item[version.pk],
             "",
             organisation,
             request,

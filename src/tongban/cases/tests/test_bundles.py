@@ -95,3 +95,12 @@ def test_withdrawing_a_bundle_withdraws_its_open_sub_cases(city, bundle):
     assert set(parent.sub_cases.values_list("status", flat=True)) == {CaseStatus.WITHDRAWN}
     assert Case.objects.get(pk=parent.pk).status == CaseStatus.WITHDRAWN
     assert not CaseTask.objects.filter(case__parent=parent, status="open").exists()
+
+
+def test_bundle_reports_answers_and_missing_materials_together(city, bundle):
+    with pytest.raises(services.CaseError) as err:
+        services.case_submit(
+            applicant=city["citizen"], life_event=bundle, answers={"wants_food": True, "seats": 3}
+        )
+    assert {"baby_name", "shop_name", "material:layout"} <= set(err.value.problems)
+    assert not Case.objects.exists()

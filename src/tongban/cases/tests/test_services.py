@@ -343,3 +343,11 @@ def test_deadline_sweep_runs_as_a_celery_task(city):
     from tongban.cases.tasks import deadline_sweep_task
 
     assert deadline_sweep_task.delay().get(timeout=10) == {}
+
+
+def test_answers_and_missing_materials_are_reported_together(city):
+    with pytest.raises(CaseError) as err:
+        services.case_submit(applicant=city["citizen"], item=city["food"], answers={"seats": 10})
+    assert set(err.value.problems) == {"shop_name", "material:layout"}
+    assert err.value.message == "申请信息有 2 处需要修改。"
+    assert not Case.objects.exists()
