@@ -325,9 +325,18 @@ class _Filters:
             clauses.append("d.themes LIKE %s")
             params.append(f"% {self.theme} %")
         if self.area_code:
-            clauses.append("(d.area_code = '' OR d.area_code LIKE %s)")
-            params.append(self.area_code.rstrip("0") + "%")
+            # Items of the area and of every level above it (a district's residents use city and province
+            # services too), never a sibling district's; bundles carry no area.
+            areas = area_and_above(self.area_code)
+            clauses.append(f"d.area_code IN ('', {', '.join(['%s'] * len(areas))})")
+            params += areas
         return ("".join(f" AND {c}" for c in clauses), params)
+
+
+def area_and_above(code: str) -> list[str]:
+    """The GB/T 2260 codes of an area and its ancestors: 339902001 → 330000, 339900, 339902, 339902001."""
+    chain = [code[:2] + "0000", code[:4] + "00", code[:6], code]
+    return list(dict.fromkeys(c for c in chain if len(c) in (6, 9) and c.isdigit()))
 
 
 def _quote(term: str) -> str:

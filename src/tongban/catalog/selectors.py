@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
-from tongban.identity.models import Department, User
+from tongban.identity.models import Area, Department, User
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
 
@@ -64,6 +64,11 @@ def departments_with_items() -> QuerySet[Department]:
         .select_related("area")
         .order_by("area__code", "code")
     )
+
+
+def areas_with_items() -> QuerySet[Area]:
+    """Areas whose departments publish items: the choices of the search page's area filter."""
+    return Area.objects.filter(departments__service_items__published_version__isnull=False).distinct()
 
 
 def published_life_events(audience: str | None = None) -> QuerySet[LifeEvent]:

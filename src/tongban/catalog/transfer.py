@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
@@ -325,6 +325,10 @@ def import_catalogue(
             transaction.set_rollback(True)
     if errors:
         raise ImportRefused(errors)
+    if report.created > 1000 and connection.vendor == "postgresql":
+        # Fresh statistics after a bulk load, or the planner misjudges the search index until autovacuum runs.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE catalog_searchdocument")
     return report
 
 

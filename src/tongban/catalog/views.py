@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from tongban.identity.models import Department
+from tongban.identity.models import Area, Department
 
 from . import search, selectors, services
 from .constants import Audience
@@ -39,11 +39,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
     applicant = request.GET.get("for") or None
     department = Department.objects.filter(code=request.GET.get("department", "")).first()
     theme = Theme.objects.filter(code=request.GET.get("theme", "")).first()
+    area = Area.objects.filter(code=request.GET.get("area", "")).first()
     hits = search.search(
         query,
         applicant_type={"person": "person", "organisation": "organisation"}.get(applicant or ""),
         department_id=department.pk if department else None,
         theme=theme.code if theme else None,
+        area_code=area.code if area else None,
         limit=50,
     )
     items = {
@@ -66,6 +68,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
             "results": [r for r in results if r.get("item") or r.get("event")],
             "department": department,
             "theme": theme,
+            "area": area,
+            "areas": selectors.areas_with_items(),
             "applicant": applicant,
             "departments": selectors.departments_with_items(),
             "themes": Theme.objects.all(),

@@ -94,8 +94,15 @@ def test_filters(demo_catalogue):
         " organisation " in SearchDocument.objects.get(kind=h.kind, object_id=h.object_id).applicant_types
         for h in person_only
     )
-    hits = search.search("结婚", area_code="339902")
-    assert hits  # the city's own items (area 339900 prefix) and 江城区's
+    everywhere = search.search("登记", limit=200)
+    district = search.search("登记", area_code="339902001", limit=200)
+    allowed = {"", "330000", "339900", "339902", "339902001"}
+    docs = {(d.kind, d.object_id): d.area_code for d in SearchDocument.objects.all()}
+    district_areas = {docs[h.kind, h.object_id] for h in district}
+    assert district_areas <= allowed
+    assert "339900" in district_areas  # the city's own items are offered
+    assert len(district) < len(everywhere)  # a sibling district's are not
+    assert search.area_and_above("339902001") == ["330000", "339900", "339902", "339902001"]
 
 
 def test_suggestions(demo_catalogue):

@@ -22,6 +22,17 @@ def test_search_page_finds_colloquial_and_pinyin(demo_catalogue):
     assert "没有找到相关事项" in body
 
 
+def test_search_page_area_filter(demo_catalogue):
+    # 江城区民政局's own 结婚登记 is offered in 江城区 (with the city's), not in 东湖区.
+    page = Client().get("/services/search/", {"q": "结婚登记", "area": "339902"}).content.decode()
+    jiangcheng = page.split('class="results"')[1]
+    donghu = Client().get("/services/search/", {"q": "结婚登记", "area": "339903"}).content.decode()
+    donghu = donghu.split('class="results"')[1]
+    assert "江城区民政局" in jiangcheng and "市民政局" in jiangcheng
+    assert "江城区民政局" not in donghu and "市民政局" in donghu
+    assert '<option value="339902" selected>' in page
+
+
 def test_guide_page(demo_catalogue, django_assert_max_num_queries):
     from tongban.catalog.models import ServiceItem
 
