@@ -135,6 +135,8 @@ def _applicant(applicant_id: str) -> User:
 
 
 def _documents(urls: list[str], client: SystemClient) -> list[CaseDocument]:
+    if not urls:
+        return []
     ids = []
     for url in urls:
         match = re.search(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$", url)
@@ -168,7 +170,8 @@ def _problem(exc: services.CaseError) -> HttpError:
 def submit_application(request: HttpRequest, serviceId: str, payload: ApplicationSubmit) -> dict[str, Any]:
     client = _client(request)
     try:
-        item = ServiceItem.objects.get(uuid=uuid.UUID(serviceId), published_version__isnull=False)
+        # Only the key: the service reads the item and its published version again, locked.
+        item = ServiceItem.objects.only("pk").get(uuid=uuid.UUID(serviceId), published_version__isnull=False)
     except (ValueError, ServiceItem.DoesNotExist):
         raise HttpError(404, "service not found") from None
     applicant = _applicant(payload.applicantId)
@@ -186,7 +189,7 @@ def submit_application(request: HttpRequest, serviceId: str, payload: Applicatio
     except services.CaseError as exc:
         _audit(request, "submit_refused", reason=exc.message)
         raise _problem(exc) from None
-    _audit(request, "submit", target=case, number=case.number)
+    # The service's case-submitted record names this system and its mediator header: no second row.
     return _file(case)
 
 

@@ -1,8 +1,9 @@
 """Telling applicants what happened: pluggable channels (registry pattern, see STYLE.md).
 
 In-app is the case timeline itself (always). SMS goes through tongban.core.notify (outbox in the demo,
-a gateway adapter in production); email through Django's mail backend. Channels run after commit, so a
-rolled-back transition never sends anything. TONGBAN_NOTIFY_CHANNELS selects them (default "sms")."""
+a gateway adapter in production); email through Django's mail backend. Channels run after commit, in a
+background worker, so a rolled-back transition never sends anything. TONGBAN_NOTIFY_CHANNELS selects
+them (default "sms")."""
 
 from __future__ import annotations
 
@@ -48,11 +49,24 @@ def channels() -> list[str]:
 
 
 def notify_on_commit(case, message: str) -> None:
-    def send() -> None:
-        for name in channels():
-            try:
-                registry[name](case, message)
-            except Exception:  # a channel failing must not break the others or the request
-                log.exception("notification channel %s failed for case %s", name, case.number)
+    """After commit, hand the message to the background workers (Celery): an SMS gateway or a mail server
+    that answers slowly must never hold up the request. Runs at once where Celery is eager (the demo)."""
+    from .tasks import notify_task
 
-    transaction.on_commit(send)
+    case_id, number = case.pk, case.number
+
+    def enqueue() -> None:
+        try:
+            notify_task.delay(case_id, message)
+        except Exception:  # the broker being down must not fail a request whose change is committed
+            log.exception("could not queue the notification for case %s", number)
+
+    transaction.on_commit(enqueue)
+
+
+def notify(case, message: str) -> None:
+    for name in channels():
+        try:
+            registry[name](case, message)
+        except Exception:  # a channel failing must not break the others
+            log.exception("notification channel %s failed for case %s", name, case.number)

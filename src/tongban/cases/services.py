@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,10 +118,13 @@ def _message(error: Any, schema: Mapping[str, Any]) -> tuple[str, str]:
     return name, _("“%(t)s”填写有误。") % {"t": title}
 
 
+_FORMATS = FormatChecker()
+
+
 def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> None:
     """Every problem at once (一次性告知), in Chinese, keyed by field."""
     problems: dict[str, str] = {}
-    for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(dict(answers)):
+    for error in Draft202012Validator(schema, format_checker=_FORMATS).iter_errors(dict(answers)):
         name, message = _message(error, schema)
         problems.setdefault(name, message)
     unknown = set(answers) - set(schema.get("properties", {}))
@@ -177,10 +182,9 @@ def case_submit(
     if organisation is not None and not can_act_for(applicant, organisation):
         raise CaseError(_("您不是该组织的法定代表人或有效经办人。"), code="forbidden")
     key = (idempotency_key or "")[:64]
-    if key:
-        existing = Case.objects.filter(applicant=applicant, idempotency_key=key, parent__isnull=True).first()
-        if existing is not None:
-            return existing
+    # A repeated key is found by the unique constraint, not looked up first: the lookup would cost every
+    # submission a query, and a retry is rare. A retry that fails validation (the item was withdrawn since,
+    # say) still gets the case its first attempt created.
     try:
         with transaction.atomic(durable=True):
             if life_event is not None:
@@ -199,31 +203,63 @@ def case_submit(
                 uploads=uploads or {},
                 documents=documents,
             )
-    except IntegrityError:
-        # A concurrent submission with the same key won the race: return its case.
-        existing = (
-            Case.objects.filter(applicant=applicant, idempotency_key=key, parent__isnull=True).first()
-            if key
-            else None
-        )
+    except (IntegrityError, CaseError):
+        existing = _submitted_before(applicant, key)
         if existing is None:
             raise
         return existing
 
 
+def _submitted_before(applicant: User, key: str) -> Case | None:
+    if not key:
+        return None
+    return Case.objects.filter(applicant=applicant, idempotency_key=key, parent__isnull=True).first()
+
+
 def _locked_published(item: ServiceItem) -> ServiceItemVersion:
-    """The item's current published version, read fresh (with its department and materials) in this
-    transaction: a version withdrawn a moment ago is refused."""
-    item = (
-        ServiceItem.objects.select_related("published_version", "department__area")
-        .prefetch_related("published_version__materials")
-        .get(pk=item.pk)
+    """The item's current published version, read in this transaction: a version withdrawn a moment ago
+    is refused. No lock is needed: a submission that read the version before a withdrawal committed is
+    simply ordered before it."""
+    row = (
+        ServiceItem.objects.filter(pk=item.pk)
+        .values_list("published_version_id", "published_version__uuid")
+        .first()
     )
-    version = item.published_version
-    if version is None:
+    if row is None or row[0] is None:
         raise CaseError(_("该事项已停止办理，请查看最新办事指南。"), code="withdrawn")
-    version.item = item
-    return version
+    return _published_versions.get(row[1], row[0])
+
+
+class _VersionCache:
+    """Published versions with their item, department, area and materials, by version UUID (never reused).
+    A published version never changes, so each process keeps them; entries expire after a minute so that
+    a renamed department shows its new name soon. Shared read-only between threads."""
+
+    TTL = 60.0
+    SIZE = 512
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[float, ServiceItemVersion]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, pk: int) -> ServiceItemVersion:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.TTL:
+            return entry[1]
+        version = (
+            ServiceItemVersion.objects.select_related("item__department__area")
+            .prefetch_related("materials")
+            .get(pk=pk)
+        )
+        with self._lock:
+            if len(self._entries) >= self.SIZE:
+                self._entries.clear()
+            self._entries[key] = (now, version)
+        return version
+
+
+_published_versions = _VersionCache()
 
 
 def _submit_item(
@@ -434,7 +470,7 @@ def _store_uploads(
 def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
     steps = version.workflow.get("steps", [])
     codes = {s.get("department") for s in steps} - {"$self", None}
-    departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
+    departments = {d.code: d for d in Department.objects.filter(code__in=codes)} if codes else {}
     now = timezone.now()
     tasks = []
     for step in steps:

@@ -8,3 +8,13 @@ from .services import deadline_sweep
 @shared_task(name="tongban.cases.tasks.deadline_sweep")
 def deadline_sweep_task() -> dict[str, dict[str, int]]:
     return deadline_sweep()
+
+
+@shared_task(name="tongban.cases.tasks.notify", ignore_result=True)
+def notify_task(case_id: int, message: str) -> None:
+    from .models import Case
+    from .notify import notify
+
+    case = Case.objects.select_related("applicant").filter(pk=case_id).first()
+    if case is not None:
+        notify(case, message)

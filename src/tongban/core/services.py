@@ -40,6 +40,14 @@ def audit_event(
     if not actor_label and user is not None:
         # Citizens log in with their ID number: the trail keeps it masked like everywhere it is not needed.
         actor_label = mask_login_identifier(user.get_username())
+    extra_data = dict(extra_data or {})
+    mediator = getattr(request, "mediator_client", None)
+    if mediator:
+        # Made through the GovStack API: the record names the calling system, so one row says it all.
+        extra_data.setdefault("mediator", mediator)
+        client = getattr(request, "system_client", None)
+        if client is not None:
+            extra_data.setdefault("client", client.application.client_id)
     return AuditEvent(
         at=timezone.now(),
         event_type=event_type,
@@ -52,7 +60,7 @@ def audit_event(
         department=department,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        extra_data=extra_data or {},
+        extra_data=extra_data,
     )
 
 

@@ -14,6 +14,7 @@ from tongban.cases.demo import DEMO_PDF
 from tongban.cases.models import Case
 from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
+from tongban.identity.models import SystemClient
 from tongban.identity.services import system_client_create
 from tongban.identity.tests.factories import ROLE
 
@@ -96,9 +97,13 @@ def test_submit_on_behalf_of_an_applicant(city, market_client):
     again = submit(city, market_client)  # a retry with the same Idempotency-Key
     assert again.status_code == 200 and again.json()["fileId"] == response.json()["fileId"]
     assert Case.objects.count() == 1
-    assert AuditEvent.objects.filter(
-        event_type=AuditEventType.GOVSTACK_CALL, extra_data__mediator="eGovStack/GOV/90000009/market-window"
-    ).exists()
+    # One audit row per submission, naming the calling system and its mediator header.
+    audit = AuditEvent.objects.get(event_type=AuditEventType.CASE_SUBMITTED, target_id=str(case.pk))
+    assert audit.extra_data["mediator"] == "eGovStack/GOV/90000009/market-window"
+    assert (
+        audit.extra_data["client"]
+        == SystemClient.objects.get(department=city["market"]).application.client_id
+    )
 
 
 def test_header_scope_and_department_are_enforced(city, market_client):

@@ -1,6 +1,7 @@
 """OpenID Connect single sign-on and OAuth 2 client credentials, driven by Authlib (an ordinary client
 library) against the running server."""
 
+import datetime as dt
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -9,6 +10,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -248,3 +250,31 @@ def test_client_credentials_and_scoped_api(live_server):
             token_endpoint_auth_method="client_secret_post",
         ).fetch_token(f"{live_server.url}/o/token/", grant_type="client_credentials")
     assert err.value.error == "invalid_scope"
+
+
+def test_expired_or_revoked_token_is_refused(live_server, monkeypatch):
+    import time
+
+    from oauth2_provider.models import AccessToken
+
+    from tongban.identity.api import ClientScope
+
+    # A checked token is remembered for a moment (TOKEN_CACHE_SECONDS); past that, expiry and revocation hold.
+    monkeypatch.setattr(ClientScope, "TOKEN_CACHE_SECONDS", 0.5)
+    session = client_credentials_session(live_server, DepartmentFactory(), "户籍系统", "identity.verify")
+    person = UserFactory().person
+    url = f"{live_server.url}/api/identity/persons/verify"
+    body = {"name": person.name, "id_number": person.id_number}
+    assert session.post(url, json=body, timeout=10).status_code == 200
+    token = AccessToken.objects.get(application__client_id=session.client_id)
+    token.expires = timezone.now() - dt.timedelta(seconds=1)
+    token.save()
+    time.sleep(0.6)
+    assert session.post(url, json=body, timeout=10).status_code == 401
+    token.expires = timezone.now() + dt.timedelta(hours=1)
+    token.save()
+    time.sleep(0.6)
+    assert session.post(url, json=body, timeout=10).status_code == 200
+    token.delete()  # revoked
+    time.sleep(0.6)
+    assert session.post(url, json=body, timeout=10).status_code == 401
