@@ -156,6 +156,18 @@ def _next_number(area_code: str) -> str:
     return f"{area_code}{day:%Y%m%d}{row[0]:05d}"
 
 
+def _assign_number(case: Case, area_code: str) -> None:
+    """Give a case its number as late in the transaction as possible: the day's counter row, which every
+    submission in the area updates, then stays locked only from here to the commit. Until then the case
+    carries a provisional number nobody outside the transaction sees."""
+    case.number = _next_number(area_code)
+    Case.objects.filter(pk=case.pk).update(number=case.number)
+
+
+def _provisional_number() -> str:
+    return "TMP" + secrets.token_hex(8)
+
+
 def _query_code() -> str:
     return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(6))
 
@@ -300,7 +312,7 @@ def _submit_item(
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
     department = version.item.department
     case = Case.objects.create(
-        number=_next_number(department.area.code),
+        number=_provisional_number(),
         query_code=_query_code(),
         applicant=applicant,
         organisation=organisation,
@@ -320,6 +332,7 @@ def _submit_item(
         raise CaseError(_("材料文件已被其他办件使用。"), code="conflict")
     if version.decision_rules:
         _instant_decision(case, version, applicant, organisation)
+    _assign_number(case, department.area.code)
     _event(
         case,
         EventKind.SUBMITTED,
@@ -368,7 +381,7 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
         raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
     first = merged.items[0].item
     parent = Case.objects.create(
-        number=_next_number(first.department.area.code),
+        number=_provisional_number(),
         query_code=_query_code(),
         applicant=applicant,
         organisation=organisation,
@@ -391,6 +404,7 @@ def _submit_bundle(applicant, life_event, answers, key, organisation, request, u
         )
     if parent.sub_cases.exclude(status=CaseStatus.SUBMITTED).exists():
         _refresh_parent(parent.pk)  # some sub-cases were decided instantly (秒批)
+    _assign_number(parent, first.department.area.code)
     _event(parent, EventKind.SUBMITTED, _("已提交，%(n)d个部门将同时办理") % {"n": len(merged.items)})
     audit_record(
         event_type=AuditEventType.CASE_SUBMITTED,
