@@ -17,8 +17,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(*, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    """Start `tongban serve` with this run's settings and database; returns the process and its base URL."""
+def serve(*, workers: int, threads: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `tongban serve` with this run's settings and database (plus ``env``); returns the process and
+    its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -33,7 +34,7 @@ def serve(*, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
             "--threads",
             str(threads),
         ],
-        env={**os.environ, "TONGBAN_LOG_LEVEL": "WARNING"},
+        env={**os.environ, "TONGBAN_LOG_LEVEL": "WARNING", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

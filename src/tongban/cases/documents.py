@@ -95,7 +95,13 @@ def sniff(content: bytes) -> str | None:
 
 
 def document_store(
-    *, uploader: Any, upload: Any, material: Any = None, case: Any = None, client: Any = None
+    *,
+    uploader: Any,
+    upload: Any,
+    material: Any = None,
+    case: Any = None,
+    client: Any = None,
+    draft: Any = None,
 ) -> CaseDocument:
     """Check and store one upload. ``material`` (catalogue Material) gives the allowed formats and size."""
     name = os.path.basename(getattr(upload, "name", "") or "file")[:200]
@@ -126,6 +132,7 @@ def document_store(
         raise DocumentError(_("“%(m)s”未通过病毒扫描，已拒收。") % {"m": label})
     document = CaseDocument(
         case=case,
+        draft=draft,
         uploaded_by=uploader,
         uploaded_by_client=client,
         material_code=getattr(material, "code", "") or "",

@@ -216,6 +216,39 @@ def _document_path(instance: CaseDocument, filename: str) -> str:
     return f"cases/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
 
 
+class Draft(models.Model):
+    """An application saved before submission (申请草稿): answers and uploaded files, one per applicant, acting
+    identity and item or bundle. Submitting it turns it into a case and removes it."""
+
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts", verbose_name=_("申请人")
+    )
+    organisation = models.ForeignKey(
+        "identity.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    item = models.ForeignKey(
+        "catalog.ServiceItem", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    life_event = models.ForeignKey(
+        "catalog.LifeEvent", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # "item:<id>|org:<id or ->": what the draft is for, so that there is one per applicant and target.
+    key = models.CharField(max_length=80)
+    title = models.CharField(_("事项"), max_length=200)
+    answers = models.JSONField(_("已填写的内容"), default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(_("保存时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("申请草稿")
+        verbose_name_plural = _("申请草稿")
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["applicant", "key"], name="one_draft_per_target")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class CaseDocument(models.Model):
     """An uploaded material. Stored outside the web root; read only through an authorised view."""
 
@@ -229,6 +262,9 @@ class CaseDocument(models.Model):
     # Documents uploaded by another system through the GovStack API, before the application exists.
     uploaded_by_client = models.ForeignKey(
         "identity.SystemClient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    draft = models.ForeignKey(
+        Draft, null=True, blank=True, on_delete=models.CASCADE, related_name="documents"
     )
     material_code = models.CharField(_("材料"), max_length=60, blank=True)
     original_name = models.CharField(_("文件名"), max_length=200)

@@ -18,3 +18,10 @@ def notify_task(case_id: int, message: str) -> None:
     case = Case.objects.select_related("applicant").filter(pk=case_id).first()
     if case is not None:
         notify(case, message)
+
+
+@shared_task(name="tongban.cases.tasks.drafts_purge")
+def drafts_purge_task() -> int:
+    from .drafts import drafts_purge
+
+    return drafts_purge()

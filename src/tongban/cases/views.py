@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -21,10 +19,10 @@ from tongban.core.throttle import throttle_hit
 from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
 
-from . import selectors, services
+from . import drafts, selectors, services
 from .constants import STEP_ACTIONS, WITHDRAWABLE_STATUSES, Action, CaseStatus, EventKind, TaskStatus
 from .forms import answers_from_post, fields
-from .models import Case, CaseDocument, CaseEvent, CaseTask
+from .models import Case, CaseDocument, CaseEvent, CaseTask, Draft
 
 
 def _uploads(request: HttpRequest) -> dict:
@@ -34,78 +32,151 @@ def _uploads(request: HttpRequest) -> dict:
     return uploads
 
 
-def _apply(
-    request: HttpRequest, schema: dict, target: dict, context: dict
-) -> tuple[HttpResponse | None, dict]:
-    """The shared half of applying for an item or a bundle: prefill, parse, submit once, report every
-    problem on its field. ``target`` is item=… or life_event=…; returns (redirect or None, context)."""
-    known = services.prefill(schema, request.user, request.acting_organisation)
-    values, errors, error_message = dict(known), {}, ""
-    key = request.POST.get("idempotency_key") or uuid.uuid4().hex
-    if request.method == "POST":
-        values = {**answers_from_post(schema, request.POST), **known}
-        try:
-            case = services.case_submit(
-                applicant=request.user,
-                answers=values,
-                idempotency_key=key,
-                organisation=request.acting_organisation,
-                uploads=_uploads(request),
-                request=request,
-                **target,
-            )
-        except services.CaseError as exc:
-            errors, error_message = exc.problems, exc.message
-        else:
-            messages.success(
-                request,
-                _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
-            )
-            return redirect("cases:mine_detail", number=case.number), {}
-    return None, {
-        **context,
-        "key": key,
-        "error": error_message,
-        "errors": errors,
-        "fields": fields(schema, values, errors, set(known)),
-    }
-
-
-@login_required
-def apply_item(request: HttpRequest, code: str) -> HttpResponse:
-    item = catalog_selectors.published_item(code)
-    if item is None:
-        raise Http404
-    version = item.published_version
-    done, context = _apply(
-        request,
-        version.form_schema,
-        {"item": item},
-        {"title": version.name, "version": version, "item": item},
-    )
-    if done:
-        return done
-    context["materials"] = [
-        (m, context["errors"].get(f"material:{m.code}", "")) for m in version.materials.all()
-    ]
-    return render(request, "cases/apply.html", context)
-
-
-@login_required
-def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
+def _target(kind: str, code: str) -> dict:
+    """What is applied for: the item or bundle, its form schema, page context and materials list."""
+    if kind == "item":
+        item = catalog_selectors.published_item(code)
+        if item is None:
+            raise Http404
+        version = item.published_version
+        return {
+            "target": {"item": item},
+            "schema": version.form_schema,
+            "context": {"title": version.name, "version": version, "item": item},
+            "materials": lambda errors: {
+                "materials": [(m, errors.get(f"material:{m.code}", "")) for m in version.materials.all()]
+            },
+        }
     event = catalog_selectors.life_event(code)
     if event is None:
         raise Http404
     merged = catalog_services.merged_form(event)
-    done, context = _apply(
-        request, merged.schema, {"life_event": event}, {"title": event.name, "event": event}
-    )
-    if done:
-        return done
-    context["bundle_materials"] = [
-        (m, context["errors"].get(f"material:{m['code']}", "")) for m in merged.materials
+    return {
+        "target": {"life_event": event},
+        "schema": merged.schema,
+        "context": {"title": event.name, "event": event},
+        "materials": lambda errors: {
+            "bundle_materials": [(m, errors.get(f"material:{m['code']}", "")) for m in merged.materials]
+        },
+    }
+
+
+def _form_page(
+    request: HttpRequest, what: dict, draft, values: dict, errors: dict, error: str
+) -> HttpResponse:
+    known = services.prefill(what["schema"], request.user, request.acting_organisation)
+    context = {
+        **what["context"],
+        **what["materials"](errors),
+        "draft": draft,
+        "saved_files": {d.material_code: d for d in draft.documents.all()} if draft else {},
+        "error": error,
+        "errors": errors,
+        "fields": fields(what["schema"], {**values, **known}, errors, set(known)),
+    }
+    return render(request, "cases/apply.html", context, status=200)
+
+
+def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:
+    """The form: prefilled, then saved as a draft (files included) on every post, so nothing typed or
+    uploaded is lost; "save" stays on the form, "next" checks everything and shows the summary."""
+    what = _target(kind, code)
+    organisation = request.acting_organisation
+    draft = drafts.draft_for(request.user, organisation=organisation, **what["target"])
+    if request.method != "POST":
+        return _form_page(request, what, draft, draft.answers if draft else {}, {}, "")
+    known = services.prefill(what["schema"], request.user, organisation)
+    values = {**answers_from_post(what["schema"], request.POST), **known}
+    try:
+        draft, file_problems = drafts.draft_save(
+            applicant=request.user,
+            answers=values,
+            organisation=organisation,
+            uploads=_uploads(request),
+            **what["target"],
+        )
+    except services.CaseError as exc:
+        return _form_page(request, what, draft, values, exc.problems, exc.message)
+    if file_problems:
+        message = _("有 %(n)d 份材料需要重新上传，其余内容已保存。") % {"n": len(file_problems)}
+        return _form_page(request, what, draft, values, file_problems, message)
+    if request.POST.get("action") == "save":
+        messages.success(
+            request, _("草稿已保存，可以随时回来继续填写（保留 %(d)d 天）。") % {"d": drafts.DRAFT_DAYS}
+        )
+        return redirect(request.path)
+    try:
+        services.case_check(
+            applicant=request.user,
+            answers=draft.answers,
+            organisation=organisation,
+            supplied={d.material_code for d in draft.documents.all()},
+            **what["target"],
+        )
+    except services.CaseError as exc:
+        return _form_page(request, what, draft, values, exc.problems, exc.message)
+    return redirect(request.path + "review/")
+
+
+def _review(request: HttpRequest, kind: str, code: str) -> HttpResponse:
+    """The summary of the draft; confirming submits it (once, however often it is posted)."""
+    what = _target(kind, code)
+    organisation = request.acting_organisation
+    draft = drafts.draft_for(request.user, organisation=organisation, **what["target"])
+    form_url = request.path.removesuffix("review/")
+    if draft is None:
+        messages.info(request, _("没有待提交的申请；已提交的申请可在“我的办件”查看。"))
+        return redirect("cases:mine")
+    if request.method == "POST":
+        try:
+            case = drafts.draft_submit(draft, request=request)
+        except services.CaseError as exc:
+            return _form_page(request, what, draft, draft.answers, exc.problems, exc.message)
+        messages.success(
+            request,
+            _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
+        )
+        return redirect("cases:mine_detail", number=case.number)
+    known = services.prefill(what["schema"], request.user, organisation)
+    summary = [
+        f
+        for f in fields(what["schema"], {**draft.answers, **known}, {}, set(known))
+        if f.value not in ("", [], None)
     ]
-    return render(request, "cases/apply.html", context)
+    return render(
+        request,
+        "cases/review.html",
+        {**what["context"], "summary": summary, "files": list(draft.documents.all()), "form_url": form_url},
+    )
+
+
+@login_required
+def apply_item(request: HttpRequest, code: str) -> HttpResponse:
+    return _apply(request, "item", code)
+
+
+@login_required
+def apply_life_event(request: HttpRequest, code: str) -> HttpResponse:
+    return _apply(request, "event", code)
+
+
+@login_required
+def review_item(request: HttpRequest, code: str) -> HttpResponse:
+    return _review(request, "item", code)
+
+
+@login_required
+def review_life_event(request: HttpRequest, code: str) -> HttpResponse:
+    return _review(request, "event", code)
+
+
+@login_required
+@require_POST
+def draft_discard(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = get_object_or_404(Draft, pk=draft_id, applicant=request.user)
+    drafts.draft_delete(draft)
+    messages.success(request, _("草稿已删除。"))
+    return redirect("cases:mine")
 
 
 @login_required
@@ -113,7 +184,8 @@ def my_cases(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.cases_of(request.user, request.acting_organisation), 20).get_page(
         request.GET.get("page")
     )
-    return render(request, "cases/mine.html", {"page": page})
+    saved = Draft.objects.filter(applicant=request.user).select_related("item", "life_event")
+    return render(request, "cases/mine.html", {"page": page, "drafts": saved})
 
 
 def _my_case(request: HttpRequest, number: str) -> Case:

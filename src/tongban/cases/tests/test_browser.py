@@ -94,10 +94,17 @@ def test_bundle_journey(city, live_server, browser, tmp_path):
     citizen.get_by_role("link", name="一次申请").click()
     assert citizen.get_by_label("申请人姓名").input_value() == city["citizen"].person.name  # prefilled
     citizen.get_by_label("店铺名称").fill("临江小吃")
-    citizen.get_by_role("button", name="确认并提交").click()
+    citizen.get_by_role("button", name="下一步：核对信息").click()
     assert citizen.get_by_text("还缺少 1 份材料").is_visible()  # the floor plan for the market bureau
     assert citizen.get_by_label("店铺名称").input_value() == "临江小吃"  # nothing typed is lost
     citizen.get_by_label("经营场所平面布局图").set_input_files(str(plan))
+    citizen.get_by_role("button", name="保存草稿").click()  # leave, come back later: all still there
+    assert citizen.get_by_text("草稿已保存").is_visible()
+    assert citizen.get_by_label("店铺名称").input_value() == "临江小吃"
+    assert citizen.get_by_text("已上传：平面图.pdf").is_visible()
+    citizen.get_by_role("button", name="下一步：核对信息").click()
+    assert citizen.get_by_role("heading", name="核对申请：开小吃店一件事").is_visible()
+    assert citizen.get_by_text("临江小吃").is_visible() and citizen.get_by_text("平面图.pdf").is_visible()
     citizen.get_by_role("button", name="确认并提交").click()
     assert citizen.get_by_text("申请已提交").is_visible()
     bundle = Case.objects.get(parent__isnull=True)

@@ -1,18 +1,21 @@
 """The journey through the pages: apply, follow, correct, track; the staff workbench."""
 
-import re
+import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
+from tongban.cases import drafts
 from tongban.cases.constants import CaseStatus
 from tongban.cases.demo import DEMO_PDF
 from tongban.cases.documents import EICAR
-from tongban.cases.models import Case, CaseDocument, CaseTask
+from tongban.cases.models import Case, CaseDocument, CaseTask, Draft
 from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
-from tongban.identity.tests.factories import ROLE
+from tongban.identity.tests.factories import ROLE, UserFactory
 from tongban.identity.tests.test_views import login_staff
 
 pytestmark = pytest.mark.django_db
@@ -35,42 +38,77 @@ def staff_client(user):
 
 
 def apply(client, city, **answers):
-    page = client.get(f"/services/items/{city['food'].implementation_code}/apply/")
-    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.content.decode()).group(1)
-    data = {
-        "idempotency_key": key,
-        "shop_name": "临江味道",
-        "seats": "40",
-        "material:layout": pdf(),
-        **answers,
-    }
-    return page, key, client.post(f"/services/items/{city['food'].implementation_code}/apply/", data)
+    """Fill the form and go on to the summary (the draft is saved on the way)."""
+    url = f"/services/items/{city['food'].implementation_code}/apply/"
+    page = client.get(url)
+    data = {"action": "next", "shop_name": "临江味道", "seats": "40", "material:layout": pdf(), **answers}
+    return page, url, client.post(url, data)
+
+
+def submit(client, city, **answers):
+    _page, url, response = apply(client, city, **answers)
+    assert response.status_code == 302 and response["Location"] == url + "review/", response.content.decode()
+    return client.post(url + "review/")
 
 
 def test_apply_prefilled_errors_and_double_click(city):
     client = citizen_client(city)
-    page, key, response = apply(client, city, seats="很多")
+    page, url, response = apply(client, city, seats="很多")
     body = page.content.decode()
     assert city["citizen"].person.name in body and "已自动填写" in body
     assert response.status_code == 200 and "“餐位数”的格式不正确。" in response.content.decode()
     assert 'value="临江味道"' in response.content.decode()  # nothing typed is lost
-    first = client.post(
-        f"/services/items/{city['food'].implementation_code}/apply/",
-        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", "material:layout": pdf()},
-    )
-    second = client.post(
-        f"/services/items/{city['food'].implementation_code}/apply/",
-        {"idempotency_key": key, "shop_name": "临江味道", "seats": "40", "material:layout": pdf()},
-    )
-    assert first["Location"] == second["Location"] and Case.objects.count() == 1
+    assert "已上传：平面图.pdf" in response.content.decode()  # nor the file: it is in the draft
+    fixed = client.post(url, {"action": "next", "shop_name": "临江味道", "seats": "40"})
+    assert fixed["Location"] == url + "review/"
+    summary = client.get(url + "review/").content.decode()
+    assert "临江味道" in summary and "平面图.pdf" in summary and city["citizen"].person.name in summary
+    first = client.post(url + "review/")  # a double click on 确认并提交
+    second = client.post(url + "review/")
+    assert first.status_code == 302 and Case.objects.count() == 1
+    assert second["Location"] == "/my/cases/"  # the draft is gone: nothing to submit twice
     case = Case.objects.get()
+    assert case.documents.get().original_name == "平面图.pdf" and not Draft.objects.exists()
     detail = client.get(first["Location"]).content.decode()
     assert case.number in detail and case.query_code in detail and "等待市市场监管局受理" in detail
 
 
+def test_draft_saved_resumed_and_discarded(city, django_capture_on_commit_callbacks):
+    client = citizen_client(city)
+    url = f"/services/items/{city['food'].implementation_code}/apply/"
+    saved = client.post(url, {"action": "save", "shop_name": "临江味道", "material:layout": pdf()})
+    assert saved.status_code == 302 and not Case.objects.exists()
+    draft = Draft.objects.get(applicant=city["citizen"])
+    assert draft.answers["shop_name"] == "临江味道" and draft.documents.get().material_code == "layout"
+    resumed = client.get(url).content.decode()
+    assert 'value="临江味道"' in resumed and "已上传：平面图.pdf" in resumed and "草稿保存于" in resumed
+    mine = client.get("/my/cases/").content.decode()
+    assert "未提交的草稿" in mine and draft.title in mine
+    # A second save replaces the file; another citizen cannot discard it.
+    client.post(url, {"action": "save", "shop_name": "临江味道", "material:layout": pdf("new.pdf")})
+    assert [d.original_name for d in draft.documents.all()] == ["new.pdf"]
+    stored = draft.documents.get().file.path
+    other = Client()
+    other.force_login(UserFactory())
+    assert other.post(f"/my/drafts/{draft.pk}/discard/").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/my/drafts/{draft.pk}/discard/")
+    assert not Draft.objects.exists() and not CaseDocument.objects.exists()
+    assert not Path(stored).exists()
+
+
+def test_old_drafts_are_purged(city):
+    client = citizen_client(city)
+    url = f"/services/items/{city['food'].implementation_code}/apply/"
+    client.post(url, {"action": "save", "shop_name": "临江味道"})
+    assert drafts.drafts_purge() == 0
+    Draft.objects.update(updated_at=timezone.now() - dt.timedelta(days=drafts.DRAFT_DAYS + 1))
+    assert drafts.drafts_purge() == 1 and not Draft.objects.exists()
+
+
 def test_public_lookup_shows_progress_without_personal_data(city):
     client = citizen_client(city)
-    apply(client, city)
+    submit(client, city)
     case = Case.objects.get()
     body = Client().get("/track/", {"number": case.number, "code": case.query_code.lower()}).content.decode()
     assert "待受理" in body and "食品经营许可" in body
@@ -81,7 +119,7 @@ def test_public_lookup_shows_progress_without_personal_data(city):
 
 def test_staff_journey_with_masking_claim_conflict_and_correction(city):
     client = citizen_client(city)
-    apply(client, city)
+    submit(client, city)
     case = Case.objects.get()
     clerk = staff_client(city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)])
     queue = clerk.get("/staff/cases/?queue=accept").content.decode()
@@ -126,7 +164,7 @@ def test_staff_journey_with_masking_claim_conflict_and_correction(city):
 
 
 def test_other_departments_cannot_open_the_case(city):
-    apply(citizen_client(city), city)
+    submit(citizen_client(city), city)
     case = Case.objects.get()
     outsider = staff_client(city["staff"][("ljs-wjw", ROLE.INTAKE_CLERK)])
     assert outsider.get(f"/staff/cases/{case.number}/").status_code == 404
@@ -140,7 +178,7 @@ def test_other_departments_cannot_open_the_case(city):
 
 def test_withdraw_through_the_page(city):
     client = citizen_client(city)
-    apply(client, city)
+    submit(client, city)
     case = Case.objects.get()
     client.post(f"/my/cases/{case.number}/withdraw/", {"reason": "不开了"})
     assert Case.objects.get().status == CaseStatus.WITHDRAWN
@@ -157,20 +195,19 @@ def test_withdraw_through_the_page(city):
         (lambda: pdf("plan.pdf", b"%PDF-1.4\n" + EICAR), "未通过病毒扫描"),
     ],
 )
-def test_bad_uploads_are_refused_and_nothing_is_saved(city, upload, words):
+def test_bad_uploads_are_refused_and_the_rest_is_kept(city, upload, words):
     client = citizen_client(city)
-    page = client.get(f"/services/items/{city['food'].implementation_code}/apply/")
-    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.content.decode()).group(1)
-    data = {"idempotency_key": key, "shop_name": "临江味道", "seats": "40"}
+    data = {"action": "next", "shop_name": "临江味道", "seats": "40"}
     if upload is not None:
         data["material:layout"] = upload()
     body = client.post(f"/services/items/{city['food'].implementation_code}/apply/", data).content.decode()
     assert words in body and 'value="临江味道"' in body
-    assert not Case.objects.exists() and not CaseDocument.objects.exists()
+    assert not Case.objects.exists() and not CaseDocument.objects.exists()  # the bad file is not stored
+    assert Draft.objects.get().answers["shop_name"] == "临江味道"  # what was typed is
 
 
 def test_staff_read_materials_through_an_audited_view(city):
-    apply(citizen_client(city), city)
+    submit(citizen_client(city), city)
     case = Case.objects.get()
     document = CaseDocument.objects.get(case=case)
     assert document.content_type == "application/pdf" and document.scan_status == "clean"

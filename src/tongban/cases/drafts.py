@@ -1,0 +1,149 @@
+"""Drafts (申请草稿): save an application before submitting it, files included, and submit it later.
+
+Saving keeps whatever is good: the answers always, each file that passes the checks; a refused file is
+reported and the one saved before it stays. Submitting goes through case_submit with the draft's answers
+and files; the draft is removed only once the case exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tongban.catalog import services as catalog_services
+from tongban.catalog.models import LifeEvent, ServiceItem
+from tongban.identity.models import Organisation, User
+
+from .documents import DocumentError, document_store
+from .models import Case, CaseDocument, Draft
+from .services import CaseError, case_submit
+
+# Drafts untouched this long are removed by the daily sweep (files included).
+DRAFT_DAYS = 30
+
+
+def draft_key(
+    item: ServiceItem | None, life_event: LifeEvent | None, organisation: Organisation | None
+) -> str:
+    target = f"item:{item.pk}" if item is not None else f"event:{life_event.pk}"
+    return f"{target}|org:{organisation.pk if organisation else '-'}"
+
+
+def draft_for(
+    applicant: User,
+    *,
+    item: ServiceItem | None = None,
+    life_event: LifeEvent | None = None,
+    organisation: Organisation | None = None,
+) -> Draft | None:
+    return (
+        Draft.objects.filter(applicant=applicant, key=draft_key(item, life_event, organisation))
+        .prefetch_related("documents")
+        .first()
+    )
+
+
+def _materials(item: ServiceItem | None, life_event: LifeEvent | None) -> dict[str, Any]:
+    """Material code -> catalogue material (for a bundle: the first item's that asks for it)."""
+    if item is not None:
+        return {m.code: m for m in item.published_version.materials.all()}
+    found: dict[str, Any] = {}
+    for version in catalog_services.merged_form(life_event).items:
+        for material in version.materials.all():
+            found.setdefault(material.code, material)
+    return found
+
+
+def draft_save(
+    *,
+    applicant: User,
+    answers: Mapping[str, Any],
+    item: ServiceItem | None = None,
+    life_event: LifeEvent | None = None,
+    organisation: Organisation | None = None,
+    uploads: Mapping[str, Any] | None = None,
+) -> tuple[Draft, dict[str, str]]:
+    """Create or update the applicant's draft; returns it and the problems of refused files (by
+    ``material:<code>``). A new file for a material replaces the one saved before."""
+    if not applicant.is_public:
+        raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
+    if (item is None) == (life_event is None):
+        raise CaseError(_("请选择要办理的事项。"))
+    title = item.published_version.name if item is not None else life_event.name
+    with transaction.atomic(durable=True):
+        draft, _created = Draft.objects.select_for_update().get_or_create(
+            applicant=applicant,
+            key=draft_key(item, life_event, organisation),
+            defaults={"item": item, "life_event": life_event, "organisation": organisation, "title": title},
+        )
+        draft.answers = {k: v for k, v in answers.items() if v not in ("", None, [])}
+        draft.title = title
+        draft.updated_at = timezone.now()
+        draft.save()
+    problems: dict[str, str] = {}
+    materials = _materials(item, life_event) if uploads else {}
+    for code, upload in (uploads or {}).items():
+        if code not in materials:
+            continue
+        upload.seek(0)
+        try:
+            with transaction.atomic(durable=True):
+                old = list(draft.documents.filter(material_code=code))
+                document_store(uploader=applicant, upload=upload, material=materials[code], draft=draft)
+                _delete_documents(old)
+        except DocumentError as exc:
+            problems[f"material:{code}"] = str(exc)
+    return draft, problems
+
+
+def draft_submit(draft: Draft, *, request: HttpRequest | None = None) -> Case:
+    """Submit a draft; the draft goes once the case exists. The draft is the idempotency key: a double
+    click or a second tab on the same draft returns the same case. Its files go through the same checks
+    as direct uploads, copied to each case that needs them."""
+    uploads = {}
+    for document in draft.documents.all():
+        with document.file.open("rb") as fh:
+            upload = ContentFile(fh.read(), name=document.original_name)
+        uploads[document.material_code] = upload
+    case = case_submit(
+        applicant=draft.applicant,
+        answers=draft.answers,
+        item=draft.item,
+        life_event=draft.life_event,
+        organisation=draft.organisation,
+        idempotency_key=f"draft:{draft.pk}:{draft.created_at.timestamp():.6f}",
+        uploads=uploads,
+        request=request,
+    )
+    draft_delete(draft)
+    return case
+
+
+def draft_delete(draft: Draft) -> None:
+    with transaction.atomic(durable=True):
+        documents = list(draft.documents.all())
+        Draft.objects.filter(pk=draft.pk).delete()
+        _delete_documents(documents)
+
+
+def _delete_documents(documents: list[CaseDocument]) -> None:
+    """Delete the rows now and the files once that commits (a rollback keeps both)."""
+    CaseDocument.objects.filter(pk__in=[d.pk for d in documents]).delete()
+    files = [d.file for d in documents]
+    transaction.on_commit(lambda: [f.delete(save=False) for f in files])
+
+
+def drafts_purge(*, days: int = DRAFT_DAYS) -> int:
+    """Remove drafts nobody has touched for ``days`` days; returns how many."""
+    stale = Draft.objects.filter(updated_at__lt=timezone.now() - dt.timedelta(days=days))
+    count = 0
+    for draft in stale.prefetch_related("documents"):
+        draft_delete(draft)
+        count += 1
+    return count
