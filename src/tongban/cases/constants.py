@@ -51,6 +51,14 @@ STEP_ACTIONS = {
     "close": (Action.CLOSE,),
 }
 REASON_REQUIRED = frozenset({Action.REFUSE, Action.CORRECTION, Action.OBJECT, Action.REJECT})
+# The action a queue offers for many tasks at once: only the ones that need no written reason.
+BATCH_ACTIONS = {
+    "accept": Action.ACCEPT,
+    "review": Action.PASS,
+    "decide": Action.APPROVE,
+    "close": Action.CLOSE,
+}
+BATCH_LIMIT = 100
 
 
 class EventKind(models.TextChoices):

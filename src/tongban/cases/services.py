@@ -28,6 +28,8 @@ from tongban.identity.permissions import Perm
 from tongban.identity.selectors import can_act_for, staff_has_perm
 
 from .constants import (
+    BATCH_ACTIONS,
+    BATCH_LIMIT,
     FINAL_STATUSES,
     REASON_REQUIRED,
     STEP_ACTIONS,
@@ -671,6 +673,35 @@ def task_act(
         if case.parent_id:
             _refresh_parent(case.parent_id)
     return case
+
+
+def tasks_act_batch(
+    *,
+    actor: User,
+    tasks: Sequence[tuple[CaseTask, int | None]],
+    action: str,
+    request: HttpRequest | None = None,
+) -> tuple[list[Case], list[tuple[CaseTask, str]]]:
+    """The same no-reason action on many tasks (task, lock_version the officer saw), each in its own
+    transaction with every check of task_act: one refused task leaves the others done. Returns the cases
+    acted on and the refused tasks with why."""
+    if action not in BATCH_ACTIONS.values():
+        raise CaseError(_("该操作需要逐件填写理由，不能批量办理。"), code="invalid_action")
+    if len(tasks) > BATCH_LIMIT:
+        raise CaseError(_("一次最多批量办理 %(n)d 件。") % {"n": BATCH_LIMIT})
+    done: list[Case] = []
+    refused: list[tuple[CaseTask, str]] = []
+    for task, expected in tasks:
+        if task.claimed_by_id and task.claimed_by_id != actor.pk:
+            refused.append((task, _("已由 %(n)s 认领。") % {"n": task.claimed_by}))
+            continue
+        try:
+            done.append(
+                task_act(actor=actor, task=task, action=action, expected_version=expected, request=request)
+            )
+        except CaseError as exc:
+            refused.append((task, exc.message))
+    return done, refused
 
 
 def _apply(case: Case, task: CaseTask, action: str, reason: str, items: list[str], actor: User) -> None:

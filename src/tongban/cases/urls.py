@@ -17,6 +17,7 @@ urlpatterns = [
     path("track/", views.track, name="track"),
     path("staff/cases/", views.workbench, name="workbench"),
     path("staff/cases/report/", views.deadline_report, name="report"),
+    path("staff/cases/batch/", views.staff_batch, name="staff_batch"),
     path("staff/cases/<str:number>/", views.staff_case, name="staff_case"),
     path("staff/cases/<str:number>/tasks/<int:task_id>/act/", views.staff_task_act, name="staff_act"),
     path("staff/cases/<str:number>/tasks/<int:task_id>/claim/", views.staff_task_claim, name="staff_claim"),

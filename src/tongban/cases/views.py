@@ -20,7 +20,16 @@ from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
 
 from . import drafts, selectors, services
-from .constants import STEP_ACTIONS, WITHDRAWABLE_STATUSES, Action, CaseStatus, EventKind, TaskStatus
+from .constants import (
+    BATCH_ACTIONS,
+    BATCH_LIMIT,
+    STEP_ACTIONS,
+    WITHDRAWABLE_STATUSES,
+    Action,
+    CaseStatus,
+    EventKind,
+    TaskStatus,
+)
 from .forms import answers_from_post, fields
 from .models import Case, CaseDocument, CaseEvent, CaseTask, Draft
 
@@ -301,6 +310,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "page": page,
             "counts": selectors.queue_counts(request.user),
             "q": search,
+            "batch_action": BATCH_ACTIONS.get(name),
         },
     )
 
@@ -401,6 +411,42 @@ def staff_task_act(request: HttpRequest, number: str, task_id: int) -> HttpRespo
         messages.success(request, _("已办理。"))
         return redirect(f"/staff/cases/?queue={task.kind}")
     return redirect("cases:staff_case", number=number)
+
+
+@staff_required(Perm.CASE_VIEW)
+@require_POST
+def staff_batch(request: HttpRequest) -> HttpResponse:
+    """Act on the tasks ticked in a queue: each checked on its own, the outcome of each reported."""
+    queue = request.POST.get("queue", "")
+    action = BATCH_ACTIONS.get(queue)
+    picked: dict[int, int | None] = {}
+    for value in request.POST.getlist("task")[: BATCH_LIMIT + 1]:
+        task_id, _sep, version = value.partition(":")
+        if task_id.isdigit():
+            picked[int(task_id)] = int(version) if version.isdigit() else None
+    back = redirect(f"/staff/cases/?queue={queue if action else 'accept'}")
+    if action is None or not picked:
+        messages.error(request, _("请先勾选要办理的办件。"))
+        return back
+    tasks = CaseTask.objects.filter(pk__in=picked, kind=queue).select_related(
+        "case", "department", "claimed_by"
+    )
+    visible = [t for t in tasks if selectors.staff_can_see(request.user, t.case)]
+    try:
+        done, refused = services.tasks_act_batch(
+            actor=request.user, tasks=[(t, picked[t.pk]) for t in visible], action=action, request=request
+        )
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+        return back
+    if done:
+        messages.success(request, _("已批量办理 %(n)d 件。") % {"n": len(done)})
+    for task, why in refused:
+        messages.error(request, _("%(c)s 未办理：%(w)s") % {"c": task.case.number, "w": why})
+    missing = len(picked) - len(visible)
+    if missing:
+        messages.error(request, _("%(n)d 件已不在您的队列中。") % {"n": missing})
+    return back
 
 
 @staff_required(Perm.CASE_VIEW)

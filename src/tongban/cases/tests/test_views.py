@@ -220,3 +220,49 @@ def test_staff_read_materials_through_an_audited_view(city):
     outsider = staff_client(city["staff"][("ljs-wjw", ROLE.INTAKE_CLERK)])
     assert outsider.get(f"/staff/cases/{case.number}/documents/{document.uuid}/").status_code == 404
     assert Client().get(f"/staff/cases/{case.number}/documents/{document.uuid}/").status_code == 302
+
+
+def test_batch_accept_checks_each_task(city):
+    from tongban.cases import services
+
+    from .conftest import food_answers, layout
+
+    cases = [
+        services.case_submit(
+            applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+        )
+        for _ in range(3)
+    ]
+    tasks = [CaseTask.objects.get(case=c, step_key="accept") for c in cases]
+    clerk_user = city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)]
+    clerk = staff_client(clerk_user)
+    queue = clerk.get("/staff/cases/?queue=accept").content.decode()
+    assert f'value="{tasks[0].pk}:0"' in queue and "批量受理所选办件" in queue
+    # Meanwhile a colleague accepts the second case: the page's lock_version is now stale.
+    services.task_act(actor=clerk_user, task=tasks[1], action="accept")
+    outsider_task = CaseTask.objects.create(
+        case=cases[2],
+        step_key="other",
+        name="x",
+        kind="accept",
+        department=city["fire"],
+        role=ROLE.INTAKE_CLERK,
+        status="open",
+    )
+    response = clerk.post(
+        "/staff/cases/batch/",
+        {"queue": "accept", "task": [f"{t.pk}:0" for t in tasks] + [f"{outsider_task.pk}:0"]},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "已批量办理 2 件" in body  # the first and the third
+    assert f"{cases[1].number} 未办理" in body and "已被他人处理" in body
+    assert "没有“x”的办理权限" in body  # a task of another department, though the case is in view
+    statuses = {c.number: Case.objects.get(pk=c.pk).status for c in cases}
+    assert set(statuses.values()) == {CaseStatus.IN_PROGRESS}
+    assert CaseTask.objects.get(pk=outsider_task.pk).status == "open"
+    # Reasoned actions are never batched.
+    refused = clerk.post(
+        "/staff/cases/batch/", {"queue": "refuse", "task": [f"{tasks[0].pk}:1"]}, follow=True
+    )
+    assert "请先勾选要办理的办件" in refused.content.decode()
