@@ -19,7 +19,7 @@ from tongban.identity.services import system_client_create
 from tongban.identity.tests.factories import ROLE
 
 pytestmark = pytest.mark.django_db
-SPECS = Path(__file__).resolve().parents[5] / "shared/govstack"
+SPECS = Path(__file__).resolve().parents[4] / "specs/govstack"
 MEDIATOR = {"HTTP_INFORMATION_MEDIATOR_CLIENT": "eGovStack/GOV/90000009/market-window"}
 
 

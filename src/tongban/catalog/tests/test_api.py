@@ -11,7 +11,7 @@ from tongban.catalog.models import ServiceItem
 
 pytestmark = pytest.mark.django_db
 SPEC_PATH = (
-    Path(__file__).resolve().parents[5] / "shared/govstack/registration-GovStack_Registration_BB_API.json"
+    Path(__file__).resolve().parents[4] / "specs/govstack/registration-GovStack_Registration_BB_API.json"
 )
 
 
