@@ -199,9 +199,16 @@ class CaseEvent(models.Model):
         "identity.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField(default=dict, blank=True)
+    # The event is its own outbox: set with the change, cleared once the applicant has been told.
+    notice_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(notice_pending=True), name="caseevent_notice_pending"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.message}"

@@ -1,9 +1,9 @@
 """Telling applicants what happened: pluggable channels (registry pattern, see STYLE.md).
 
 In-app is the case timeline itself (always). SMS goes through tongban.core.notify (outbox in the demo,
-a gateway adapter in production); email through Django's mail backend. Channels run after commit, in a
-background worker, so a rolled-back transition never sends anything. TONGBAN_NOTIFY_CHANNELS selects
-them (default "sms")."""
+a gateway adapter in production); email through Django's mail backend. Public timeline events are the
+outbox: a background task sends them after the change committed, so a rolled-back transition sends
+nothing and a gateway outage loses nothing. TONGBAN_NOTIFY_CHANNELS selects the channels (default "sms")."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import logging
 import os
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from tongban.core.notify import send_sms
@@ -48,20 +49,30 @@ def channels() -> list[str]:
     return [n.strip() for n in names if n.strip() in registry]
 
 
-def notify_on_commit(case, message: str) -> None:
-    """After commit, hand the message to the background workers (Celery): an SMS gateway or a mail server
-    that answers slowly must never hold up the request. Runs at once where Celery is eager (the demo)."""
-    from .tasks import notify_task
+def notify_on_commit() -> None:
+    """Public case events are their own outbox (``notice_pending``), written with the change: nothing is
+    lost when a broker or gateway is down, and a request never waits for one. Celery beat sends the
+    pending notices every few seconds; where Celery is eager (the demo, the tests) they go after commit."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(send_pending_notices)
 
-    case_id, number = case.pk, case.number
 
-    def enqueue() -> None:
-        try:
-            notify_task.delay(case_id, message)
-        except Exception:  # the broker being down must not fail a request whose change is committed
-            log.exception("could not queue the notification for case %s", number)
+def send_pending_notices(limit: int = 500) -> int:
+    """Send the pending notices, oldest first (at least once: a crash after sending and before the commit
+    sends again). Concurrent senders skip each other's rows on PostgreSQL."""
+    from .models import CaseEvent
 
-    transaction.on_commit(enqueue)
+    with transaction.atomic():
+        pending = (
+            CaseEvent.objects.filter(notice_pending=True).select_related("case__applicant").order_by("id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True, of=("self",))
+        events = list(pending[:limit])
+        for event in events:
+            notify(event.case, event.message)
+        CaseEvent.objects.filter(pk__in=[e.pk for e in events]).update(notice_pending=False)
+    return len(events)
 
 
 def notify(case, message: str) -> None:

@@ -578,11 +578,12 @@ def _event(
         actor=actor,
         department=department,
         data=data or {},
+        notice_pending=public,
     )
     if public:
         from .notify import notify_on_commit
 
-        notify_on_commit(case, message)
+        notify_on_commit()
 
 
 # ---- the workflow engine --------------------------------------------------------------------------------

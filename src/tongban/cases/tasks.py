@@ -10,14 +10,11 @@ def deadline_sweep_task() -> dict[str, dict[str, int]]:
     return deadline_sweep()
 
 
-@shared_task(name="tongban.cases.tasks.notify", ignore_result=True)
-def notify_task(case_id: int, message: str) -> None:
-    from .models import Case
-    from .notify import notify
+@shared_task(name="tongban.cases.tasks.send_notices", ignore_result=True)
+def send_notices_task() -> int:
+    from .notify import send_pending_notices
 
-    case = Case.objects.select_related("applicant").filter(pk=case_id).first()
-    if case is not None:
-        notify(case, message)
+    return send_pending_notices()
 
 
 @shared_task(name="tongban.cases.tasks.drafts_purge")

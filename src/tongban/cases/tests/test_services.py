@@ -351,3 +351,20 @@ def test_answers_and_missing_materials_are_reported_together(city):
     assert set(err.value.problems) == {"shop_name", "material:layout"}
     assert err.value.message == "申请信息有 2 处需要修改。"
     assert not Case.objects.exists()
+
+
+def test_notices_are_an_outbox_sent_by_the_background_task(city, settings):
+    from tongban.cases.models import CaseEvent
+    from tongban.cases.notify import send_pending_notices
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # production: a broker, and beat sends the notices
+    sent = len(notify.outbox)
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    assert len(notify.outbox) == sent  # the request did not wait for the SMS gateway
+    assert CaseEvent.objects.filter(case=case, notice_pending=True).count() == 1
+    assert send_pending_notices() == 1
+    assert case.number in notify.outbox[-1]["text"]
+    assert send_pending_notices() == 0  # sent once
+    assert not CaseEvent.objects.filter(notice_pending=True).exists()
