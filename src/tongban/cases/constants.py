@@ -74,3 +74,4 @@ class EventKind(models.TextChoices):
     WITHDRAWN = "withdrawn", _("申请人撤回")
     COMMENT = "comment", _("部门间意见")
     INSTANT = "instant", _("秒批")
+    LICENCE = "licence", _("签发电子证照")

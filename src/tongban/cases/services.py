@@ -381,15 +381,16 @@ def _submit_item(
     mine = [d.pk for d in documents if d.material_code in codes_here]
     if mine and CaseDocument.objects.filter(pk__in=mine, case__isnull=True).update(case=case) != len(mine):
         raise CaseError(_("材料文件已被其他办件使用。"), code="conflict")
-    if version.decision_rules:
-        _instant_decision(case, version, applicant, organisation)
     _assign_number(case, department.area.code)
+    _attach_licences(case, version, applicant, organisation)
     _event(
         case,
         EventKind.SUBMITTED,
         _("已提交，等待%(d)s受理") % {"d": department.short_name},
         department=department,
     )
+    if version.decision_rules:
+        _instant_decision(case, version, applicant, organisation)
     if parent is None:
         audit_record(
             event_type=AuditEventType.CASE_SUBMITTED,
@@ -503,6 +504,49 @@ def _instant_decision(
     case.save()
     CaseTask.objects.filter(case=case).update(status=TaskStatus.DONE, action="instant", completed_at=now)
     _event(case, EventKind.INSTANT, _("秒批通过：%(r)s") % {"r": "、".join(label for label, _ok in results)})
+    _issue_result(case)
+
+
+def _issue_result(case: Case) -> None:
+    """An approved case whose item produces a licence gets it now, signed with the department's seal. A
+    licence that cannot be issued (bad face data, say) does not undo the decision: staff are told."""
+    if case.outcome != Outcome.APPROVED:
+        return
+    from tongban.licences.services import LicenceError, issue_for_case
+
+    try:
+        with transaction.atomic():
+            licence = issue_for_case(case)
+    except LicenceError as exc:
+        _event(case, EventKind.COMMENT, _("电子证照未能自动签发：%(e)s") % {"e": exc.message}, public=False)
+        return
+    if licence is not None:
+        _event(
+            case,
+            EventKind.LICENCE,
+            _("已签发电子证照《%(n)s》，可在“我的证照”查看和使用") % {"n": licence.name},
+            department=case.department,
+            data={"identifier": licence.identifier},
+        )
+
+
+def _attach_licences(
+    case: Case, version: ServiceItemVersion, applicant: User, organisation: Organisation | None
+) -> None:
+    """Materials a licence can stand in for: the applicant's valid licences of those types are recorded
+    against the case (免提交), so the staff see verified licences instead of uploads."""
+    wanted = {m.licence_type_code for m in version.materials.all() if m.licence_type_code}
+    holder = organisation.uscc if organisation is not None else getattr(applicant.person, "id_number", "")
+    if not wanted or not holder:
+        return
+    from tongban.licences.services import held_licences, record_case_uses
+
+    held = held_licences(holder, wanted)
+    if organisation is not None and applicant.person is not None:
+        # An enterprise's applications also use the representative's own licences (e.g. the ID card).
+        held = {**held_licences(applicant.person.id_number, wanted - set(held)), **held}
+    if held:
+        record_case_uses(case, held)
 
 
 def materials_needed(version: ServiceItemVersion, answers: Mapping[str, Any]) -> list[Any]:
@@ -772,6 +816,7 @@ def _apply(case: Case, task: CaseTask, action: str, reason: str, items: list[str
     elif action == Action.CLOSE:
         _finish(case, CaseStatus.CLOSED, "")
         _event(case, EventKind.CLOSED, _("已办结"), actor=actor, department=dept)
+        _issue_result(case)
         return
     _open_successors(case)
 
@@ -795,6 +840,7 @@ def _open_successors(case: Case) -> None:
     ):
         _finish(case, CaseStatus.CLOSED, "")  # a workflow without a closing step ends at the decision
         _event(case, EventKind.CLOSED, _("已办结"))
+        _issue_result(case)
 
 
 def _finish(case: Case, status: str, reason: str) -> None:

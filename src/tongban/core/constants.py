@@ -29,6 +29,10 @@ class AuditEventType(models.TextChoices):
     CASE_ACTION = "case_action", _("办件操作")
     DOCUMENT_READ = "document_read", _("查阅申请材料")
     GOVSTACK_CALL = "govstack_call", _("GovStack 接口调用")
+    SEAL_KEY_CHANGED = "seal_key_changed", _("印章密钥变更")
+    LICENCE_ISSUED = "licence_issued", _("签发电子证照")
+    LICENCE_CHANGED = "licence_changed", _("电子证照状态变更")
+    LICENCE_SHARED = "licence_shared", _("分享电子证照")
 
 
 class AuditOutcome(models.TextChoices):

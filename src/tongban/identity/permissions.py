@@ -19,14 +19,18 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     DATA_VIEW = "data.view"
     DATA_MANAGE = "data.manage"
+    LICENCE_ISSUE = "licence.issue"
+    SEAL_MANAGE = "seal.manage"
     PLATFORM_MANAGE = "platform.manage"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     StaffRoleName.INTAKE_CLERK: frozenset({Perm.CASE_VIEW, Perm.CASE_ACCEPT}),
     StaffRoleName.REVIEWER: frozenset({Perm.CASE_VIEW, Perm.CASE_REVIEW}),
-    StaffRoleName.APPROVER: frozenset({Perm.CASE_VIEW, Perm.CASE_DECIDE}),
-    StaffRoleName.DEPARTMENT_ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.AUDIT_VIEW, Perm.CATALOG_EDIT}),
+    StaffRoleName.APPROVER: frozenset({Perm.CASE_VIEW, Perm.CASE_DECIDE, Perm.LICENCE_ISSUE}),
+    StaffRoleName.DEPARTMENT_ADMIN: frozenset(
+        {Perm.STAFF_MANAGE, Perm.AUDIT_VIEW, Perm.CATALOG_EDIT, Perm.LICENCE_ISSUE, Perm.SEAL_MANAGE}
+    ),
     StaffRoleName.DATA_OFFICER: frozenset({Perm.DATA_VIEW, Perm.DATA_MANAGE}),
     StaffRoleName.PLATFORM_ADMIN: frozenset(Perm),
 }

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "tongban.identity",
     "tongban.catalog",
     "tongban.cases",
+    "tongban.licences",
     "tongban.portal",
 ]
 

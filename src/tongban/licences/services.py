@@ -1,0 +1,610 @@
+"""Licence writes: seal keys (create, rotate with overlap, revoke), issuance (from an approved case or by
+staff), change and renewal as new linked versions, suspension and revocation, wallet shares and uses, and
+verification. Every licence is signed with its issuer's seal over RFC 8785 canonical JSON."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator
+
+from tongban.core import codes
+from tongban.core.constants import AuditEventType
+from tongban.core.services import audit_record
+from tongban.identity.models import Department, User
+from tongban.identity.permissions import Perm
+from tongban.identity.services import require_perm
+
+from .constants import FORMAT, Algorithm, HolderCodeType, LicenceStatus
+from .keystore import key_store
+from .models import Licence, LicenceShare, LicenceType, LicenceUse, SealKey
+from .verify import KeyDirectory, KeyInfo, Result, signing_input, verify_file
+
+SHOW_SECONDS = 300  # a 亮证 QR code works for five minutes
+SERIAL_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class LicenceError(Exception):
+    def __init__(self, message: str, *, problems: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or {}
+
+
+# ---- seal keys -----------------------------------------------------------------------------------------
+
+
+def _new_key(department: Department, algorithm: str, *, valid_from: dt.datetime | None = None) -> SealKey:
+    store = key_store()
+    public, handle = store.generate(algorithm)
+    return SealKey.objects.create(
+        key_id=f"{department.code}-{secrets.token_hex(6)}",
+        department=department,
+        algorithm=algorithm,
+        public_key=public,
+        private_key=handle,
+        key_store=store.name,
+        valid_from=valid_from or timezone.now(),
+    )
+
+
+def seal_key_create(
+    *,
+    acting_user: User | None,
+    department: Department,
+    algorithm: str = Algorithm.SM2,
+    request: HttpRequest | None = None,
+) -> SealKey:
+    if acting_user is not None:
+        require_perm(acting_user, Perm.SEAL_MANAGE, department, request=request, action="seal_key_create")
+    if algorithm not in Algorithm.values:
+        raise LicenceError(_("不支持的签名算法。"))
+    if not department.uscc:
+        raise LicenceError(_("部门没有统一社会信用代码，不能制作电子印章。"))
+    with transaction.atomic(durable=True):
+        key = _new_key(department, algorithm)
+        _audit_key(acting_user, key, "create", request)
+    return key
+
+
+def seal_key_rotate(
+    *,
+    acting_user: User | None,
+    department: Department,
+    algorithm: str = Algorithm.SM2,
+    overlap: dt.timedelta = dt.timedelta(0),
+    request: HttpRequest | None = None,
+) -> SealKey:
+    """A new key signs from now; the department's current keys of that algorithm stop signing after
+    ``overlap`` (for issuers still finishing with the old key). Licences signed before stay valid."""
+    if acting_user is not None:
+        require_perm(acting_user, Perm.SEAL_MANAGE, department, request=request, action="seal_key_rotate")
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        SealKey.objects.select_for_update().filter(
+            department=department, algorithm=algorithm, retired_at__isnull=True, revoked_at__isnull=True
+        ).update(retired_at=now + overlap)
+        key = _new_key(department, algorithm, valid_from=now)
+        _audit_key(acting_user, key, "rotate", request)
+    return key
+
+
+def seal_key_revoke(
+    *, acting_user: User | None, key: SealKey, reason: str, request: HttpRequest | None = None
+) -> int:
+    """Revoke a (compromised) key: every signature by it becomes invalid, so the still-current licences it
+    signed are signed again with the department's current key (a new one if needed). Returns how many."""
+    if acting_user is not None:
+        require_perm(acting_user, Perm.SEAL_MANAGE, key.department, request=request, action="seal_key_revoke")
+    reason = (reason or "").strip()
+    if not reason:
+        raise LicenceError(_("请填写吊销原因。"), problems={"reason": _("请填写吊销原因。")})
+    with transaction.atomic(durable=True):
+        key = SealKey.objects.select_for_update().get(pk=key.pk)
+        if key.revoked_at is not None:
+            raise LicenceError(_("该密钥已吊销。"))
+        key.revoked_at = timezone.now()
+        key.revocation_reason = reason[:200]
+        key.retired_at = key.retired_at or key.revoked_at
+        key.save()
+        resigned = 0
+        for licence in Licence.objects.select_for_update().filter(
+            seal_key=key, status__in=[LicenceStatus.VALID, LicenceStatus.SUSPENDED]
+        ):
+            _sign(licence, _signing_key(licence.issuer, key.algorithm))
+            licence.save(update_fields=["document", "seal_key"])
+            resigned += 1
+        _audit_key(acting_user, key, "revoke", request, reason=reason, resigned=resigned)
+    return resigned
+
+
+def _audit_key(
+    acting_user: User | None, key: SealKey, action: str, request: HttpRequest | None, **extra: Any
+) -> None:
+    audit_record(
+        event_type=AuditEventType.SEAL_KEY_CHANGED,
+        acting_user=acting_user,
+        request=request,
+        department=key.department,
+        target=key,
+        extra_data={"action": action, "key_id": key.key_id, "algorithm": key.algorithm, **extra},
+    )
+
+
+def _signing_key(department: Department, algorithm: str | None = None) -> SealKey:
+    """The department's newest key that may sign now; one is made on first use."""
+    now = timezone.now()
+    keys = SealKey.objects.filter(department=department, revoked_at__isnull=True, valid_from__lte=now).filter(
+        Q(retired_at__isnull=True) | Q(retired_at__gt=now)
+    )
+    if algorithm:
+        keys = keys.filter(algorithm=algorithm)
+    key = keys.order_by("-valid_from", "-id").first()
+    return key or _new_key(department, algorithm or Algorithm.SM2)
+
+
+# ---- issuance ------------------------------------------------------------------------------------------
+
+
+def _serial() -> str:
+    return timezone.localdate().strftime("%Y%m%d") + "".join(
+        secrets.choice(SERIAL_ALPHABET) for _ in range(8)
+    )
+
+
+def _document(licence: Licence) -> dict[str, Any]:
+    """The GB/T 36903 metadata and face data, as the holder's file carries them."""
+    return {
+        "format": FORMAT,
+        "identifier": licence.identifier,
+        "type": {"code": licence.licence_type.code, "name": licence.licence_type.name},
+        "name": licence.name,
+        "number": licence.number,
+        "issuer": {"name": licence.issuer.name, "code": licence.issuer_code},
+        "jurisdiction": licence.jurisdiction,
+        "holder": {
+            "name": licence.holder_name,
+            "code": licence.holder_code,
+            "code_type": licence.holder_code_type,
+        },
+        "issued_on": licence.issued_on.isoformat(),
+        "valid_from": licence.valid_from.isoformat(),
+        "valid_to": licence.valid_to.isoformat() if licence.valid_to else None,
+        "face": licence.face,
+        "related": licence.previous.identifier if licence.previous else None,
+        "version": licence.version,
+    }
+
+
+def _sign(licence: Licence, key: SealKey) -> None:
+    document = {
+        "licence": _document(licence),
+        "proof": {"type": key.algorithm, "key_id": key.key_id, "signed_at": timezone.now().isoformat()},
+    }
+    signature = key_store().sign(key.algorithm, bytes(key.private_key), signing_input(document))
+    document["proof"]["signature"] = base64.b64encode(signature).decode()
+    licence.document = document
+    licence.seal_key = key
+
+
+def _check_holder(code_type: str, code: str) -> str:
+    try:
+        if code_type == HolderCodeType.ID_NUMBER:
+            return codes.parse_resident_id(code).number
+        return codes.parse_uscc(code).code
+    except codes.CodeError as exc:
+        raise LicenceError(str(exc), problems={"holder_code": str(exc)}) from None
+
+
+def _check_face(licence_type: LicenceType, face: Mapping[str, Any]) -> None:
+    problems = {}
+    for error in Draft202012Validator(licence_type.face_schema).iter_errors(dict(face)):
+        name = (
+            str(error.path[0])
+            if error.path
+            else (error.message.split("'")[1] if "'" in error.message else "")
+        )
+        title = licence_type.face_schema.get("properties", {}).get(name, {}).get("title", name)
+        problems.setdefault(name, _("照面信息“%(t)s”不正确。") % {"t": title})
+    if problems:
+        raise LicenceError(_("照面信息有 %(n)d 处不正确。") % {"n": len(problems)}, problems=problems)
+
+
+def _issue(
+    *,
+    licence_type: LicenceType,
+    issuer: Department,
+    holder_name: str,
+    holder_code: str,
+    face: Mapping[str, Any],
+    valid_from: dt.date | None = None,
+    valid_to: dt.date | None = None,
+    previous: Licence | None = None,
+    case: Any = None,
+) -> Licence:
+    """Issue inside the caller's transaction (a case closing, or the services below)."""
+    holder_code = _check_holder(licence_type.holder_code_type, holder_code)
+    _check_face(licence_type, face)
+    if not issuer.uscc:
+        raise LicenceError(_("颁发机构没有统一社会信用代码。"))
+    today = timezone.localdate()
+    valid_from = valid_from or today
+    if valid_to is None and licence_type.validity_years:
+        valid_to = valid_from.replace(year=valid_from.year + licence_type.validity_years) - dt.timedelta(
+            days=1
+        )
+    version = previous.version + 1 if previous else 1
+    serial = codes.parse_licence_identifier(previous.identifier).serial if previous else _serial()
+    licence = Licence(
+        identifier=codes.make_licence_identifier(licence_type.code, issuer.uscc, serial, version),
+        licence_type=licence_type,
+        number=previous.number if previous else serial,
+        name=licence_type.name,
+        issuer=issuer,
+        issuer_code=issuer.uscc,
+        jurisdiction=issuer.area.code,
+        holder_name=holder_name,
+        holder_code=holder_code,
+        holder_code_type=licence_type.holder_code_type,
+        issued_on=today,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        face=dict(face),
+        previous=previous,
+        version=version,
+        case=case,
+    )
+    _sign(licence, _signing_key(issuer))
+    licence.save()
+    if previous is not None:
+        Licence.objects.filter(pk=previous.pk).update(
+            status=LicenceStatus.SUPERSEDED, status_reason=_("已换发新版本 %(v)03d") % {"v": version}
+        )
+    return licence
+
+
+def licence_issue(
+    *,
+    acting_user: User | None,
+    licence_type: LicenceType,
+    holder_name: str,
+    holder_code: str,
+    face: Mapping[str, Any],
+    issuer: Department | None = None,
+    valid_from: dt.date | None = None,
+    request: HttpRequest | None = None,
+) -> Licence:
+    """Issue a licence by hand (authorised staff of the issuing department)."""
+    issuer = issuer or licence_type.issuer
+    if issuer is None:
+        raise LicenceError(_("请指定颁发机构。"))
+    if acting_user is not None:
+        require_perm(acting_user, Perm.LICENCE_ISSUE, issuer, request=request, action="licence_issue")
+    with transaction.atomic(durable=True):
+        licence = _issue(
+            licence_type=licence_type,
+            issuer=issuer,
+            holder_name=holder_name,
+            holder_code=holder_code,
+            face=face,
+            valid_from=valid_from,
+        )
+        _audit_licence(acting_user, licence, AuditEventType.LICENCE_ISSUED, "issue", request)
+    return licence
+
+
+def issue_for_case(case: Any) -> Licence | None:
+    """Called by the case engine, in its transaction, when a case closes approved: the item's result
+    licence, for the applicant (or the organisation applied for), with the case's answers as face data."""
+    version = case.item_version
+    code = version.result_licence_type if version else ""
+    licence_type = LicenceType.objects.filter(code=code).first() if code else None
+    if licence_type is None:
+        return None
+    if licence_type.holder_code_type == HolderCodeType.USCC:
+        if case.organisation is None:
+            return None
+        holder_name, holder_code = case.organisation.name, case.organisation.uscc
+    else:
+        person = case.applicant.person
+        holder_name, holder_code = person.name, person.id_number
+    properties = licence_type.face_schema.get("properties", {})
+    face = {name: case.answers[name] for name in properties if name in case.answers}
+    licence = _issue(
+        licence_type=licence_type,
+        issuer=case.department,
+        holder_name=holder_name,
+        holder_code=holder_code,
+        face=face,
+        case=case,
+    )
+    _audit_licence(None, licence, AuditEventType.LICENCE_ISSUED, "issue_for_case", None, case=case.number)
+    return licence
+
+
+def licence_change(
+    *,
+    acting_user: User | None,
+    licence: Licence,
+    face: Mapping[str, Any] | None = None,
+    renew: bool = False,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> Licence:
+    """Change (new face data) or renew (a new validity period) as a new version linked to this one, which
+    is superseded. The holder keeps both; only the new one verifies as current."""
+    if acting_user is not None:
+        require_perm(
+            acting_user, Perm.LICENCE_ISSUE, licence.issuer, request=request, action="licence_change"
+        )
+    if not (reason or "").strip():
+        raise LicenceError(_("请填写变更或延续的理由。"), problems={"reason": _("请填写理由。")})
+    with transaction.atomic(durable=True):
+        current = (
+            Licence.objects.select_for_update()
+            .select_related("licence_type", "issuer__area")
+            .get(pk=licence.pk)
+        )
+        if current.status not in (LicenceStatus.VALID, LicenceStatus.SUSPENDED):
+            raise LicenceError(_("只有有效或暂停的证照可以变更或延续。"))
+        new = _issue(
+            licence_type=current.licence_type,
+            issuer=current.issuer,
+            holder_name=current.holder_name,
+            holder_code=current.holder_code,
+            face={**current.face, **(face or {})},
+            valid_from=timezone.localdate() if renew else current.valid_from,
+            valid_to=None if renew else current.valid_to,
+            previous=current,
+            case=current.case,
+        )
+        _audit_licence(
+            acting_user,
+            new,
+            AuditEventType.LICENCE_CHANGED,
+            "renew" if renew else "change",
+            request,
+            reason=reason,
+        )
+    return new
+
+
+def licence_set_status(
+    *,
+    acting_user: User | None,
+    licence: Licence,
+    status: str,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> Licence:
+    """Suspend, reinstate or revoke, always with a reason. Revocation is final."""
+    if acting_user is not None:
+        require_perm(
+            acting_user, Perm.LICENCE_ISSUE, licence.issuer, request=request, action="licence_status"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise LicenceError(_("请填写理由。"), problems={"reason": _("请填写理由。")})
+    allowed = {
+        LicenceStatus.SUSPENDED: {LicenceStatus.VALID},
+        LicenceStatus.VALID: {LicenceStatus.SUSPENDED},
+        LicenceStatus.REVOKED: {LicenceStatus.VALID, LicenceStatus.SUSPENDED},
+    }
+    with transaction.atomic(durable=True):
+        current = Licence.objects.select_for_update().get(pk=licence.pk)
+        if current.status not in allowed.get(status, set()):
+            raise LicenceError(
+                _("证照当前为“%(s)s”，不能改为“%(t)s”。")
+                % {"s": current.get_status_display(), "t": LicenceStatus(status).label}
+            )
+        current.status, current.status_reason = status, reason[:200]
+        current.save(update_fields=["status", "status_reason"])
+        _audit_licence(acting_user, current, AuditEventType.LICENCE_CHANGED, status, request, reason=reason)
+    return current
+
+
+def _audit_licence(
+    acting_user: User | None,
+    licence: Licence,
+    event_type: str,
+    action: str,
+    request: HttpRequest | None,
+    **extra: Any,
+) -> None:
+    audit_record(
+        event_type=event_type,
+        acting_user=acting_user,
+        request=request,
+        department=licence.issuer,
+        target=licence,
+        extra_data={"action": action, "identifier": licence.identifier, **extra},
+    )
+
+
+# ---- verification --------------------------------------------------------------------------------------
+
+
+def key_directory(*, with_statuses: bool = False) -> KeyDirectory:
+    """Every seal key with its validity: the public key directory (which key was valid when)."""
+    keys = {}
+    for key in SealKey.objects.select_related("department"):
+        keys[key.key_id] = KeyInfo(
+            key_id=key.key_id,
+            algorithm=key.algorithm,
+            public_key=key.public_key,
+            department_code=key.department.code,
+            department_name=key.department.name,
+            issuer_code=key.department.uscc,
+            valid_from=key.valid_from.isoformat(),
+            retired_at=key.retired_at.isoformat() if key.retired_at else None,
+            revoked_at=key.revoked_at.isoformat() if key.revoked_at else None,
+            revocation_reason=key.revocation_reason,
+        )
+    statuses = {}
+    if with_statuses:
+        for identifier, status, reason in Licence.objects.exclude(status=LicenceStatus.VALID).values_list(
+            "identifier", "status", "status_reason"
+        ):
+            statuses[identifier] = [status, reason]
+    return KeyDirectory(keys=keys, exported_at=timezone.now().isoformat(), statuses=statuses)
+
+
+def licence_verify(document: Any, *, by: str = "", request: HttpRequest | None = None) -> Result:
+    """Verify a licence file online: signature, seal key validity, and the registry's current status.
+    A verification of a known licence is recorded as a use its holder sees."""
+    directory = key_directory()
+
+    def status(identifier: str) -> tuple[str, str] | None:
+        row = Licence.objects.filter(identifier=identifier).values_list("status", "status_reason").first()
+        return (row[0], row[1]) if row else None
+
+    result = verify_file(document, directory, today=timezone.localdate(), status=status)
+    identifier = (result.licence or {}).get("identifier")
+    licence = Licence.objects.filter(identifier=identifier).first() if identifier else None
+    if licence is not None and result.verdict != "tampered":
+        LicenceUse.objects.create(licence=licence, kind=LicenceUse.VERIFIED, by=by[:120] or _("公开核验"))
+    return result
+
+
+def signed_file(licence: Licence) -> dict[str, Any]:
+    return licence.document
+
+
+# ---- the wallet ----------------------------------------------------------------------------------------
+
+
+def show_token(licence: Licence) -> str:
+    """A short-lived token for the 亮证 QR code (signed, expires after SHOW_SECONDS)."""
+    return signing.dumps({"l": licence.pk}, salt="licence-show", compress=True)
+
+
+def shown_licence(token: str, *, viewer: str = "") -> Licence:
+    try:
+        data = signing.loads(token, salt="licence-show", max_age=SHOW_SECONDS)
+    except signing.SignatureExpired:
+        raise LicenceError(_("亮证码已过期，请持证人重新出示。")) from None
+    except signing.BadSignature:
+        raise LicenceError(_("亮证码无效。")) from None
+    licence = Licence.objects.select_related("licence_type", "issuer").filter(pk=data.get("l")).first()
+    if licence is None:
+        raise LicenceError(_("亮证码无效。"))
+    LicenceUse.objects.create(licence=licence, kind=LicenceUse.SHOWN, by=viewer[:120] or _("扫码查看"))
+    return licence
+
+
+def share_create(
+    *,
+    holder: User,
+    licence: Licence,
+    recipient: str,
+    purpose: str,
+    days: int = 7,
+    request: HttpRequest | None = None,
+) -> LicenceShare:
+    """The holder consents to show one licence to someone, for a purpose, for at most 30 days."""
+    recipient, purpose = (recipient or "").strip(), (purpose or "").strip()
+    problems = {}
+    if not recipient:
+        problems["recipient"] = _("请填写分享对象。")
+    if not purpose:
+        problems["purpose"] = _("请填写用途。")
+    if not 1 <= int(days) <= 30:
+        problems["days"] = _("有效期为 1 至 30 天。")
+    if problems:
+        raise LicenceError(_("分享信息不完整。"), problems=problems)
+    with transaction.atomic(durable=True):
+        share = LicenceShare.objects.create(
+            token=secrets.token_urlsafe(24),
+            licence=licence,
+            created_by=holder,
+            recipient=recipient[:100],
+            purpose=purpose[:200],
+            expires_at=timezone.now() + dt.timedelta(days=int(days)),
+        )
+        audit_record(
+            event_type=AuditEventType.LICENCE_SHARED,
+            acting_user=holder,
+            request=request,
+            target=licence,
+            extra_data={"recipient": share.recipient, "days": int(days)},
+        )
+    return share
+
+
+def share_revoke(*, holder: User, share: LicenceShare) -> None:
+    LicenceShare.objects.filter(pk=share.pk, created_by=holder, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def share_open(token: str, *, viewer: str = "") -> LicenceShare:
+    share = (
+        LicenceShare.objects.select_related("licence__licence_type", "licence__issuer")
+        .filter(token=token)
+        .first()
+    )
+    if share is None:
+        raise LicenceError(_("分享链接无效。"))
+    if share.revoked_at is not None:
+        raise LicenceError(_("持证人已撤回此分享。"))
+    if share.expires_at <= timezone.now():
+        raise LicenceError(
+            _("分享链接已于 %(t)s 失效。")
+            % {"t": timezone.localtime(share.expires_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    LicenceUse.objects.create(
+        licence=share.licence,
+        kind=LicenceUse.SHARED_VIEW,
+        by=viewer[:120] or share.recipient,
+        share=share,
+        purpose=share.purpose,
+    )
+    return share
+
+
+# ---- reuse in applications -----------------------------------------------------------------------------
+
+
+def held_licences(holder_code: str, type_codes: set[str]) -> dict[str, Licence]:
+    """The holder's current valid licence of each of these types."""
+    found: dict[str, Licence] = {}
+    today = timezone.localdate()
+    for licence in (
+        Licence.objects.filter(
+            holder_code=holder_code, licence_type__code__in=type_codes, status=LicenceStatus.VALID
+        )
+        .select_related("licence_type")
+        .order_by("-issued_on", "-id")
+    ):
+        if licence.valid_to is not None and licence.valid_to < today:
+            continue
+        found.setdefault(licence.licence_type.code, licence)
+    return found
+
+
+def record_case_uses(case: Any, licences: Mapping[str, Licence]) -> None:
+    """Inside the submission's transaction: each licence that stood in for a material is recorded against
+    the case, for the staff (the verified licence instead of an upload) and for the holder."""
+    LicenceUse.objects.bulk_create(
+        [
+            LicenceUse(
+                licence=licence,
+                kind=LicenceUse.CASE_MATERIAL,
+                by=case.department.name,
+                department=case.department,
+                case=case,
+                purpose=_("办件 %(n)s：%(t)s") % {"n": case.number, "t": case.title},
+            )
+            for licence in licences.values()
+        ]
+    )

@@ -1,0 +1,256 @@
+"""Issuing, signing and verifying licences; tampering, keys rotated, revoked or not yet valid."""
+
+import base64
+import copy
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from tongban.core.models import AuditEvent
+from tongban.identity.tests.factories import DepartmentFactory
+from tongban.licences import services
+from tongban.licences.constants import Algorithm, LicenceStatus, Verdict
+from tongban.licences.models import Licence, LicenceUse, SealKey
+from tongban.licences.verify import KeyDirectory, verify_file
+
+pytestmark = pytest.mark.django_db
+
+
+def check(document):
+    return services.licence_verify(document).verdict
+
+
+def test_issued_licence_verifies_and_is_stored_signed(issued, citizen):
+    assert issued.identifier.startswith("1.2.156.3005.2.110000000000000000008.")
+    assert issued.holder_code == citizen.person.id_number and issued.status == LicenceStatus.VALID
+    assert issued.document["proof"]["type"] == Algorithm.SM2  # the default seal algorithm
+    result = services.licence_verify(issued.document)
+    assert result.verdict == Verdict.VALID and "状态正常" in result.reason
+    assert LicenceUse.objects.filter(licence=issued, kind=LicenceUse.VERIFIED).count() == 1
+    assert AuditEvent.objects.filter(event_type="licence_issued", target_id=str(issued.pk)).exists()
+    # The private key is stored encrypted: no PEM header, and the handle does not contain the DER key.
+    key = issued.seal_key
+    assert b"PRIVATE KEY" not in bytes(key.private_key) and key.key_store == "encrypted-db"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("licence", "holder", "name"), "王五"),
+        (("licence", "face", "partner_name"), "李四 "),
+        (("licence", "valid_to"), "2099-12-31"),
+        (("proof", "signed_at"), "2020-01-01T00:00:00+00:00"),
+    ],
+)
+def test_any_change_is_tampering(issued, path, value):
+    forged = copy.deepcopy(issued.document)
+    target = forged
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    result = services.licence_verify(forged)
+    assert result.verdict == Verdict.TAMPERED and "被改动" in result.reason
+
+
+def test_one_flipped_byte_in_the_file_or_signature(issued):
+    text = json.dumps(issued.document, ensure_ascii=False)
+    flipped = text.replace(issued.holder_name, issued.holder_name[:-1] + "乙", 1)
+    assert check(json.loads(flipped)) == Verdict.TAMPERED
+    raw = bytearray(base64.b64decode(issued.document["proof"]["signature"]))
+    raw[10] ^= 0x01
+    forged = copy.deepcopy(issued.document)
+    forged["proof"]["signature"] = base64.b64encode(bytes(raw)).decode()
+    assert check(forged) == Verdict.TAMPERED
+
+
+def test_malformed_unknown_issuer_and_bad_identifier(issued):
+    assert check({"hello": "world"}) == Verdict.MALFORMED
+    assert check("not even an object") == Verdict.MALFORMED
+    unknown = copy.deepcopy(issued.document)
+    unknown["proof"]["key_id"] = "someone-else-123"
+    assert services.licence_verify(unknown).verdict == Verdict.UNKNOWN_ISSUER
+    bad = copy.deepcopy(issued.document)
+    identifier = bad["licence"]["identifier"]
+    bad["licence"]["identifier"] = identifier[:-1] + ("0" if identifier[-1] != "0" else "1")
+    result = services.licence_verify(bad)
+    assert result.verdict == Verdict.BAD_IDENTIFIER and "校验位" in result.reason
+
+
+def test_a_seal_of_another_department_is_an_unknown_issuer(issued, person_type):
+    other = DepartmentFactory()
+    key = services.seal_key_create(acting_user=None, department=other)
+    forged = copy.deepcopy(issued.document)
+    forged["proof"] = {"type": key.algorithm, "key_id": key.key_id, "signed_at": timezone.now().isoformat()}
+    from tongban.licences.keystore import key_store
+    from tongban.licences.verify import signing_input
+
+    signature = key_store().sign(key.algorithm, bytes(key.private_key), signing_input(forged))
+    forged["proof"]["signature"] = base64.b64encode(signature).decode()
+    result = services.licence_verify(forged)
+    assert result.verdict == Verdict.UNKNOWN_ISSUER and other.name in result.reason
+
+
+def test_ed25519_seal_signs_and_verifies(person_type, citizen, market):
+    services.seal_key_rotate(acting_user=None, department=market, algorithm=Algorithm.ED25519)
+    SealKey.objects.filter(department=market, algorithm=Algorithm.SM2).update(retired_at=timezone.now())
+    licence = services.licence_issue(
+        acting_user=None,
+        licence_type=person_type,
+        holder_name=citizen.person.name,
+        holder_code=citizen.person.id_number,
+        face={"partner_name": "李四"},
+    )
+    assert licence.document["proof"]["type"] == Algorithm.ED25519
+    assert check(licence.document) == Verdict.VALID
+    forged = copy.deepcopy(licence.document)
+    forged["licence"]["number"] += "1"
+    assert check(forged) == Verdict.TAMPERED
+
+
+def test_rotation_keeps_old_licences_valid(issued, market, person_type, citizen):
+    old_key = issued.seal_key
+    new_key = services.seal_key_rotate(acting_user=None, department=market)
+    old_key.refresh_from_db()
+    assert old_key.retired_at is not None and new_key.retired_at is None
+    assert check(issued.document) == Verdict.VALID  # signed before the rotation
+    later = services.licence_issue(
+        acting_user=None,
+        licence_type=person_type,
+        holder_name=citizen.person.name,
+        holder_code=citizen.person.id_number,
+        face={"partner_name": "赵六"},
+    )
+    assert later.seal_key == new_key and check(later.document) == Verdict.VALID
+    # A signature dated after the old key stopped signing is refused (a stolen retired key).
+    directory = services.key_directory()
+    late = copy.deepcopy(issued.document)
+    late["proof"]["signed_at"] = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    from tongban.licences.keystore import key_store
+    from tongban.licences.verify import signing_input
+
+    late["proof"]["signature"] = base64.b64encode(
+        key_store().sign(old_key.algorithm, bytes(old_key.private_key), signing_input(late))
+    ).decode()
+    result = verify_file(late, directory, today=timezone.localdate())
+    assert result.verdict == Verdict.KEY_NOT_VALID
+
+
+def test_not_yet_valid_key_is_refused(issued):
+    SealKey.objects.filter(pk=issued.seal_key.pk).update(valid_from=timezone.now() + dt.timedelta(days=1))
+    assert check(issued.document) == Verdict.KEY_NOT_VALID
+
+
+def test_revoked_key_invalidates_its_signatures_and_licences_are_signed_again(issued, market):
+    old_document = copy.deepcopy(issued.document)
+    resigned = services.seal_key_revoke(acting_user=None, key=issued.seal_key, reason="私钥疑似泄露")
+    assert resigned == 1
+    result = services.licence_verify(old_document)
+    assert result.verdict == Verdict.KEY_REVOKED and "私钥疑似泄露" in result.reason
+    issued.refresh_from_db()
+    assert issued.seal_key.revoked_at is None and check(issued.document) == Verdict.VALID
+    with pytest.raises(services.LicenceError):
+        services.seal_key_revoke(
+            acting_user=None, key=SealKey.objects.get(pk=old_document_key(old_document)), reason="x"
+        )
+
+
+def old_document_key(document):
+    return SealKey.objects.get(key_id=document["proof"]["key_id"]).pk
+
+
+def test_status_changes_expiry_and_versions(issued):
+    services.licence_set_status(
+        acting_user=None, licence=issued, status=LicenceStatus.SUSPENDED, reason="核查中"
+    )
+    result = services.licence_verify(issued.document)
+    assert result.verdict == Verdict.SUSPENDED and "核查中" in result.reason
+    with pytest.raises(services.LicenceError):
+        services.licence_set_status(
+            acting_user=None, licence=issued, status=LicenceStatus.SUSPENDED, reason="x"
+        )
+    services.licence_set_status(
+        acting_user=None, licence=issued, status=LicenceStatus.VALID, reason="核查无误"
+    )
+    changed = services.licence_change(
+        acting_user=None, licence=issued, face={"partner_name": "李四（更正）"}, reason="更正姓名"
+    )
+    assert changed.version == 2 and changed.previous == issued
+    assert changed.document["licence"]["related"] == issued.identifier
+    assert changed.identifier.split(".")[-3] == issued.identifier.split(".")[-3]  # same serial
+    assert check(issued.document) == Verdict.SUPERSEDED and check(changed.document) == Verdict.VALID
+    services.licence_set_status(
+        acting_user=None, licence=changed, status=LicenceStatus.REVOKED, reason="撤销登记"
+    )
+    assert check(changed.document) == Verdict.REVOKED
+    with pytest.raises(services.LicenceError):
+        services.licence_set_status(acting_user=None, licence=changed, status=LicenceStatus.VALID, reason="x")
+
+
+def test_expired_licence(person_type, citizen):
+    person_type.validity_years = 1
+    person_type.save()
+    licence = services.licence_issue(
+        acting_user=None,
+        licence_type=person_type,
+        holder_name=citizen.person.name,
+        holder_code=citizen.person.id_number,
+        face={"partner_name": "李四"},
+        valid_from=dt.date(2020, 1, 1),
+    )
+    result = services.licence_verify(licence.document)
+    assert result.verdict == Verdict.EXPIRED and "2020-12-31" in result.reason
+
+
+def test_bad_holder_or_face_is_refused_and_nothing_saved(person_type, citizen):
+    with pytest.raises(services.LicenceError) as err:
+        services.licence_issue(
+            acting_user=None,
+            licence_type=person_type,
+            holder_name="x",
+            holder_code="110101199003070000",
+            face={},
+        )
+    assert "holder_code" in err.value.problems
+    with pytest.raises(services.LicenceError) as err:
+        services.licence_issue(
+            acting_user=None,
+            licence_type=person_type,
+            holder_name="x",
+            holder_code=citizen.person.id_number,
+            face={"partner_name": 5},
+        )
+    assert "partner_name" in err.value.problems
+    assert not Licence.objects.exists()
+
+
+def test_offline_directory_round_trip(issued):
+    services.licence_set_status(
+        acting_user=None, licence=issued, status=LicenceStatus.SUSPENDED, reason="核查中"
+    )
+    directory = KeyDirectory.from_json(services.key_directory(with_statuses=True).to_json())
+    assert verify_file(issued.document, directory, today=timezone.localdate()).verdict == Verdict.SUSPENDED
+    bare = KeyDirectory.from_json(services.key_directory().to_json())
+    result = verify_file(issued.document, bare, today=timezone.localdate())
+    assert result.verdict == Verdict.VALID and "离线" in result.reason
+    with pytest.raises(ValueError):
+        KeyDirectory.from_json('{"format": "other"}')
+
+
+def test_staff_need_the_permission(person_type, citizen, market):
+    from tongban.identity.tests.factories import ROLE, StaffFactory
+
+    clerk = StaffFactory(roles=[(market, ROLE.INTAKE_CLERK)])
+    approver = StaffFactory(roles=[(market, ROLE.APPROVER)])
+    args = {
+        "licence_type": person_type,
+        "holder_name": citizen.person.name,
+        "holder_code": citizen.person.id_number,
+        "face": {"partner_name": "李四"},
+    }
+    from tongban.identity.errors import NotPermitted
+
+    with pytest.raises(NotPermitted):
+        services.licence_issue(acting_user=clerk, **args)
+    assert services.licence_issue(acting_user=approver, **args).issuer == market
