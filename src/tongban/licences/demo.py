@@ -11,7 +11,7 @@ from tongban.identity.models import Department
 from .constants import HolderCodeType
 from .models import LicenceType
 
-P, O = HolderCodeType.ID_NUMBER, HolderCodeType.USCC
+P, ORG = HolderCodeType.ID_NUMBER, HolderCodeType.USCC
 
 
 def _schema(*fields: tuple[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -27,14 +27,14 @@ TYPES: list[tuple[str, str, str, int | None, tuple[tuple[str, str], ...]]] = [
     (
         "营业执照",
         "scjgj",
-        O,
+        ORG,
         None,
         (("shop_name", "名称"), ("legal_rep", "法定代表人"), ("address", "住所"), ("scope", "经营范围")),
     ),
     (
         "食品经营许可证",
         "scjgj",
-        O,
+        ORG,
         5,
         (
             ("shop_name", "经营者名称"),
@@ -76,7 +76,7 @@ TYPES: list[tuple[str, str, str, int | None, tuple[tuple[str, str], ...]]] = [
     (
         "公共场所卫生许可证",
         "wjw",
-        O,
+        ORG,
         4,
         (("shop_name", "单位名称"), ("address", "地址"), ("project", "许可项目")),
     ),
