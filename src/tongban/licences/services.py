@@ -480,6 +480,16 @@ def signed_file(licence: Licence) -> dict[str, Any]:
     return licence.document
 
 
+def verifiable_credential(licence: Licence) -> dict[str, Any]:
+    """The licence as a W3C Verifiable Credential, signed with the issuer's Ed25519 seal key (made on first
+    use: the standard cryptosuite eddsa-jcs-2022 has no SM2 counterpart)."""
+    from .formats import verifiable_credential as credential
+
+    with transaction.atomic():
+        key = _signing_key(licence.issuer, Algorithm.ED25519)
+    return credential(licence, key)
+
+
 # ---- the wallet ----------------------------------------------------------------------------------------
 
 

@@ -254,3 +254,23 @@ def test_staff_need_the_permission(person_type, citizen, market):
     with pytest.raises(NotPermitted):
         services.licence_issue(acting_user=clerk, **args)
     assert services.licence_issue(acting_user=approver, **args).issuer == market
+
+
+def test_pdf_qr_and_verifiable_credential(issued):
+    from tongban.licences import formats
+
+    pdf = formats.render_pdf(issued, "https://zwfw.example.gov.cn")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+    text = formats.qr_text(issued, "https://zwfw.example.gov.cn")
+    assert text.startswith("https://zwfw.example.gov.cn/licences/verify/?f=TBL1:")
+    assert formats.from_qr(text) == issued.document  # the QR alone verifies offline
+    assert check(formats.from_qr(text)) == Verdict.VALID
+    with pytest.raises(ValueError):
+        formats.from_qr("https://example.com/?f=XYZ")
+    credential = services.verifiable_credential(issued)
+    assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    assert credential["credentialSubject"]["licence"]["identifier"] == issued.identifier
+    assert formats.verify_credential(credential)
+    forged = copy.deepcopy(credential)
+    forged["credentialSubject"]["name"] = "王五"
+    assert not formats.verify_credential(forged)
