@@ -2,6 +2,8 @@
 
 tongban demo           migrate, load the demo city, print the demo logins, serve on 127.0.0.1:8000
 tongban serve          production server (gunicorn)
+tongban licence verify FILE --directory KEYS.json
+                       verify a licence file or QR text offline (export KEYS with licence export-directory)
 tongban <command>      any Django management command (migrate, createsuperuser, …)
 """
 
@@ -14,6 +16,11 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     command = argv[1] if len(argv) > 1 else "help"
+    if argv[1:3] == ["licence", "verify"]:
+        # The offline verifier: no settings, no database (third parties run it).
+        from tongban.licences.offline import main as verify_offline
+
+        sys.exit(verify_offline(argv[3:]))
     default_settings = (
         "tongban.settings.demo" if command in {"demo", "demo_totp"} else "tongban.settings.production"
     )

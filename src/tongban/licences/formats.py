@@ -8,7 +8,6 @@ import base64
 import functools
 import hashlib
 import io
-import json
 import threading
 import zlib
 from pathlib import Path
@@ -22,8 +21,8 @@ from django.utils import timezone
 
 from .constants import Algorithm
 from .models import Licence, SealKey
+from .verify import QR_PREFIX
 
-QR_PREFIX = "TBL1:"
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 NOTO_SC_INDEX = 2  # Noto Sans CJK SC in Debian's collection
 
@@ -36,15 +35,6 @@ def qr_text(licence: Licence, base_url: str) -> str:
     check, and the text alone verifies offline (`tongban licence verify` accepts it)."""
     packed = zlib.compress(rfc8785.dumps(licence.document), 9)
     return f"{base_url.rstrip('/')}/licences/verify/?f={QR_PREFIX}{base64.urlsafe_b64encode(packed).decode()}"
-
-
-def from_qr(text: str) -> dict[str, Any]:
-    """The signed file from a scanned QR text (the link or just its payload); ValueError when it is not one."""
-    payload = text.strip().rsplit("f=", 1)[-1]
-    if not payload.startswith(QR_PREFIX):
-        raise ValueError("not a Tongban licence QR code")
-    raw = base64.urlsafe_b64decode(payload[len(QR_PREFIX) :].encode())
-    return json.loads(zlib.decompressobj().decompress(raw, 64 * 1024))
 
 
 def qr_svg(text: str, *, scale: int = 3) -> str:

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import functools
 import json
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,6 +31,16 @@ from tongban.core import codes
 from .constants import FORMAT, Algorithm, LicenceStatus, Verdict
 
 DIRECTORY_FORMAT = "tongban-seal-directory/1"
+QR_PREFIX = "TBL1:"
+
+
+def from_qr(text: str) -> dict[str, Any]:
+    """The signed file from a scanned QR text (the link or just its payload); ValueError when it is not one."""
+    payload = text.strip().rsplit("f=", 1)[-1]
+    if not payload.startswith(QR_PREFIX):
+        raise ValueError("not a Tongban licence QR code")
+    raw = base64.urlsafe_b64decode(payload[len(QR_PREFIX) :].encode())
+    return json.loads(zlib.decompressobj().decompress(raw, 64 * 1024))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from tongban.identity.tests.factories import DepartmentFactory
 from tongban.licences import services
 from tongban.licences.constants import Algorithm, LicenceStatus, Verdict
 from tongban.licences.models import Licence, LicenceUse, SealKey
-from tongban.licences.verify import KeyDirectory, verify_file
+from tongban.licences.verify import KeyDirectory, from_qr, verify_file
 
 pytestmark = pytest.mark.django_db
 
@@ -263,10 +263,10 @@ def test_pdf_qr_and_verifiable_credential(issued):
     assert pdf.startswith(b"%PDF") and len(pdf) > 5000
     text = formats.qr_text(issued, "https://zwfw.example.gov.cn")
     assert text.startswith("https://zwfw.example.gov.cn/licences/verify/?f=TBL1:")
-    assert formats.from_qr(text) == issued.document  # the QR alone verifies offline
-    assert check(formats.from_qr(text)) == Verdict.VALID
+    assert from_qr(text) == issued.document  # the QR alone verifies offline
+    assert check(from_qr(text)) == Verdict.VALID
     with pytest.raises(ValueError):
-        formats.from_qr("https://example.com/?f=XYZ")
+        from_qr("https://example.com/?f=XYZ")
     credential = services.verifiable_credential(issued)
     assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     assert credential["credentialSubject"]["licence"]["identifier"] == issued.identifier
@@ -274,3 +274,43 @@ def test_pdf_qr_and_verifiable_credential(issued):
     forged = copy.deepcopy(credential)
     forged["credentialSubject"]["name"] = "王五"
     assert not formats.verify_credential(forged)
+
+
+def test_offline_command_line_verifier(issued, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tongban.licences import formats
+
+    directory = tmp_path / "keys.json"
+    directory.write_text(services.key_directory().to_json(), encoding="utf-8")
+    good = tmp_path / "licence.json"
+    good.write_text(json.dumps(issued.document, ensure_ascii=False), encoding="utf-8")
+    forged = copy.deepcopy(issued.document)
+    forged["licence"]["face"]["partner_name"] = "王五"
+    bad = tmp_path / "forged.json"
+    bad.write_text(json.dumps(forged, ensure_ascii=False), encoding="utf-8")
+    qr = tmp_path / "qr.txt"
+    qr.write_text(formats.qr_text(issued, "https://zwfw.example.gov.cn"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "TONGBAN_"))}
+
+    def run(path):
+        command = [
+            sys.executable,
+            "-m",
+            "tongban.cli",
+            "licence",
+            "verify",
+            str(path),
+            "--directory",
+            str(directory),
+        ]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    ok = run(good)
+    assert ok.returncode == 0 and "有效 (valid)" in ok.stdout and issued.number in ok.stdout, ok.stderr
+    assert run(qr).returncode == 0
+    tampered = run(bad)
+    assert tampered.returncode == 1 and "tampered" in tampered.stdout
+    assert run(tmp_path / "missing.json").returncode == 2
