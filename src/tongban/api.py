@@ -7,6 +7,7 @@ from tongban.catalog.api import govstack as registration_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as core_router
 from tongban.identity.api import router as identity_router
+from tongban.licences.api import router as licences_router
 
 api = NinjaAPI(
     title="Tongban 通办 API",
@@ -20,3 +21,4 @@ api.add_router("/catalog", catalog_router)
 # GovStack Registration Building Block (services and eForms now; applications and tasks come with cases).
 api.add_router("/registration", registration_router)
 api.add_router("/registration", cases_registration_router)
+api.add_router("/licences", licences_router)

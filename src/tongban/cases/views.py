@@ -18,6 +18,7 @@ from tongban.core.services import audit_record, client_ip
 from tongban.core.throttle import throttle_hit
 from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
+from tongban.licences import services as licence_services
 
 from . import drafts, selectors, services
 from .constants import (
@@ -358,6 +359,7 @@ def staff_case(request: HttpRequest, number: str) -> HttpResponse:
             "provisional": selectors.provisional_deadline(case),
             "action_labels": dict(Action.choices),
             "documents": case.documents.order_by("created_at"),
+            "licences": licence_services.licences_for_case(case),
         },
     )
 

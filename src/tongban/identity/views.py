@@ -384,6 +384,8 @@ def staff_home_view(request: HttpRequest) -> HttpResponse:
             "manageable": manageable,
             "can_audit": selectors.departments_where(request.user, Perm.AUDIT_VIEW).exists(),
             "can_catalogue": selectors.departments_where(request.user, Perm.CATALOG_EDIT).exists(),
+            "can_licences": selectors.departments_where(request.user, Perm.LICENCE_ISSUE).exists(),
+            "can_seals": selectors.departments_where(request.user, Perm.SEAL_MANAGE).exists(),
         },
     )
 

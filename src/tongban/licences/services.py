@@ -618,3 +618,16 @@ def record_case_uses(case: Any, licences: Mapping[str, Licence]) -> None:
             for licence in licences.values()
         ]
     )
+
+
+def licences_for_case(case: Any) -> list[tuple[LicenceUse, Result]]:
+    """The licences that stood in for this case's materials, each verified now (for the staff page)."""
+    directory = key_directory()
+    today = timezone.localdate()
+    uses = LicenceUse.objects.filter(case=case, kind=LicenceUse.CASE_MATERIAL).select_related("licence")
+
+    def status(identifier: str) -> tuple[str, str] | None:
+        row = Licence.objects.filter(identifier=identifier).values_list("status", "status_reason").first()
+        return (row[0], row[1]) if row else None
+
+    return [(use, verify_file(use.licence.document, directory, today=today, status=status)) for use in uses]
