@@ -103,3 +103,119 @@ def licence_types() -> list[LicenceType]:
         )
         created.append(licence_type)
     return created
+
+
+def build_demo_licences() -> list[Any]:
+    """Seal keys for the issuing departments and licences for the first demo citizens and enterprise:
+    valid ones, one suspended, one expired, one renewed — so the wallet and verification show each case."""
+    import datetime as dt
+
+    from tongban.identity.models import Organisation, User
+
+    from . import services
+    from .constants import Algorithm, LicenceStatus
+
+    types = {t.name: t for t in licence_types()}
+    for department in {t.issuer for t in types.values() if t.issuer is not None}:
+        services.seal_key_create(acting_user=None, department=department, algorithm=Algorithm.SM2)
+    citizens = list(User.objects.filter(account_type="public").select_related("person").order_by("pk")[:3])
+    issued = []
+
+    def issue(type_name: str, name: str, code: str, face: dict[str, Any], **extra: Any) -> Any:
+        licence = services.licence_issue(
+            acting_user=None,
+            licence_type=types[type_name],
+            holder_name=name,
+            holder_code=code,
+            face=face,
+            **extra,
+        )
+        issued.append(licence)
+        return licence
+
+    for index, user in enumerate(citizens):
+        person = user.person
+        issue(
+            "居民身份证",
+            person.name,
+            person.id_number,
+            {"address": "临江市江城区滨江路88号", "authority": "临江市公安局江城分局"},
+        )
+        issue(
+            "户口登记",
+            person.name,
+            person.id_number,
+            {"household_address": "临江市江城区滨江路88号", "relation": "户主"},
+        )
+        issue(
+            "社会保障卡",
+            person.name,
+            person.id_number,
+            {"card_number": person.id_number, "bank": "临江农商银行"},
+        )
+        if index == 0:
+            issue(
+                "结婚证",
+                person.name,
+                person.id_number,
+                {"partner_name": "林晓", "marriage_date": "2021-05-20"},
+            )
+            driving = issue(
+                "机动车驾驶证",
+                person.name,
+                person.id_number,
+                {"licence_class": "C1", "first_issue": "2016-08-01"},
+                valid_from=dt.date(2016, 8, 1),
+            )
+            issued.append(
+                services.licence_change(acting_user=None, licence=driving, renew=True, reason="有效期满换证")
+            )
+            issue(
+                "不动产权证书",
+                person.name,
+                person.id_number,
+                {
+                    "location": "临江市东湖区梅林路12号3幢502室",
+                    "area": "96.5",
+                    "use": "住宅",
+                    "right_type": "国有建设用地使用权/房屋所有权",
+                },
+            )
+    organisation = Organisation.objects.order_by("pk").first()
+    if organisation is not None:
+        issue(
+            "营业执照",
+            organisation.name,
+            organisation.uscc,
+            {
+                "shop_name": organisation.name,
+                "legal_rep": citizens[1].person.name if len(citizens) > 1 else "",
+                "address": "临江市江城区滨江路88号",
+                "scope": "餐饮服务",
+            },
+        )
+        issue(
+            "食品经营许可证",
+            organisation.name,
+            organisation.uscc,
+            {
+                "shop_name": organisation.name,
+                "address": "临江市江城区滨江路88号",
+                "main_business": "餐饮服务经营者",
+                "seats": "40",
+            },
+            valid_from=dt.date(2020, 3, 1),  # five years: expired since 2025-02-28, shown as such
+        )
+        hygiene = issue(
+            "公共场所卫生许可证",
+            organisation.name,
+            organisation.uscc,
+            {"shop_name": organisation.name, "address": "临江市江城区滨江路88号", "project": "餐饮"},
+        )
+        services.licence_set_status(
+            acting_user=None,
+            licence=hygiene,
+            status=LicenceStatus.SUSPENDED,
+            reason="卫生监督抽检不合格，整改期间暂停",
+        )
+    return issued

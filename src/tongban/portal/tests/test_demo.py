@@ -71,3 +71,12 @@ def test_demo_load_command_is_idempotent(capsys):
     assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
     assert Case.objects.filter(life_event__code="newborn", parent__isnull=True).exists()
     assert Department.objects.filter(code="ljs-gaj").count() == 1
+    # Licences: at least ten real-world types, every demo licence verifies with its real state, and closed
+    # demo cases whose item produces a licence got it.
+    from tongban.licences import services as licence_services
+    from tongban.licences.models import Licence, LicenceType
+
+    assert LicenceType.objects.count() >= 10
+    verdicts = {licence_services.licence_verify(lic.document).verdict for lic in Licence.objects.all()}
+    assert {"valid", "suspended", "expired", "superseded"} <= verdicts
+    assert Licence.objects.filter(case__isnull=False).exists()

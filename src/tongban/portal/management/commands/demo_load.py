@@ -13,6 +13,7 @@ from tongban.catalog.transfer import import_catalogue
 from tongban.core.services import calendar_seed_official, calendar_year_provisional
 from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
 from tongban.identity.models import Department
+from tongban.licences.demo import build_demo_licences
 
 
 class Command(BaseCommand):
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             calendar_year_provisional(acting_user=None, year=max(years) + 1)
             report = import_catalogue(demo_catalogue())
             self.stdout.write(f"事项目录：{report.created} 个事项，{report.life_events} 个一件事。")
+            licences = build_demo_licences()
+            self.stdout.write(f"电子证照：{len(licences)} 份，各部门已生成 SM2 电子印章。")
             cases = build_demo_cases()
             self.stdout.write(f"演示办件：{len(cases)} 件，覆盖各种状态。")
             self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))
