@@ -151,3 +151,77 @@ def test_bundle_journey(city, live_server, browser, tmp_path):
     assert public.get_by_text("全部事项已办结（2/2 项准予）").is_visible()
     assert city["citizen"].person.name not in public.content()
     public.screenshot(path="var/screenshots/track.png", full_page=True)
+
+
+def test_licence_journey(city, live_server, browser, tmp_path):
+    """A case approved in the browser issues a licence; the holder downloads it from the wallet; anyone
+    verifies it on the public page, and a changed copy is caught."""
+    import json
+
+    from tongban.licences.constants import HolderCodeType
+    from tongban.licences.models import LicenceType
+
+    base = live_server.url
+    health = city["health"]
+    LicenceType.objects.create(
+        code="110000000000000000003",
+        name="出生医学证明",
+        issuer=health,
+        holder_code_type=HolderCodeType.ID_NUMBER,
+        face_schema={
+            "type": "object",
+            "properties": {"baby_name": {"type": "string", "title": "新生儿姓名"}},
+        },
+        display_fields=["baby_name"],
+    )
+    item = publish(
+        health,
+        "070000100008",
+        name="出生医学证明签发（电子证照）",
+        workflow=instant(),
+        result_licence_type="110000000000000000003",
+        form_schema={
+            "type": "object",
+            "required": ["baby_name"],
+            "properties": {**{k: FIELDS[k] for k in PERSON}, "baby_name": FIELDS["baby_name"]},
+        },
+    )
+    citizen = new_page(browser)
+    citizen.goto(base + "/login/")
+    citizen.get_by_label("公民身份号码或手机号码").fill(city["citizen"].username)
+    citizen.get_by_label("密码").fill(PASSWORD)
+    citizen.get_by_role("button", name="登录").click()
+    citizen.goto(f"{base}/services/items/{item.implementation_code}/apply/")
+    citizen.get_by_label("新生儿姓名").fill("林小满")
+    citizen.get_by_role("button", name="下一步：核对信息").click()
+    citizen.get_by_role("button", name="确认并提交").click()
+    assert citizen.get_by_text("申请已提交").is_visible()
+    case = Case.objects.get(item_version__item=item)
+
+    clerk = staff_login(browser, base, city["staff"][(health.code, ROLE.INTAKE_CLERK)])
+    approver = staff_login(browser, base, city["staff"][(health.code, ROLE.APPROVER)])
+    act(clerk, base, case.number, "受理")
+    act(approver, base, case.number, "准予")
+    act(clerk, base, case.number, "办结")
+
+    citizen.goto(base + "/my/licences/")
+    citizen.get_by_role("link", name="出生医学证明").click()
+    assert citizen.get_by_text("林小满").is_visible()
+    with citizen.expect_download() as download:
+        citizen.get_by_role("link", name="下载签章文件").click()
+    path = tmp_path / "licence.json"
+    download.value.save_as(str(path))
+
+    public = new_page(browser)
+    public.goto(base + "/licences/verify/")
+    public.get_by_label("证照文件").set_input_files(str(path))
+    public.get_by_role("button", name="核验").click()
+    assert public.get_by_text("签章有效，证照状态正常").is_visible()
+    assert city["citizen"].person.id_number not in public.content()
+    forged = json.loads(path.read_text(encoding="utf-8"))
+    forged["licence"]["face"]["baby_name"] = "林大满"
+    path.write_text(json.dumps(forged, ensure_ascii=False), encoding="utf-8")
+    public.goto(base + "/licences/verify/")
+    public.get_by_label("证照文件").set_input_files(str(path))
+    public.get_by_role("button", name="核验").click()
+    assert public.get_by_text("签名与内容不符").is_visible()
