@@ -34,6 +34,7 @@ def _setup() -> None:
     from tongban.catalog.transfer import import_catalogue
     from tongban.core.services import calendar_seed_official, calendar_year_provisional
     from tongban.identity.demo import build_demo_city
+    from tongban.licences.demo import licence_types
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
@@ -41,6 +42,7 @@ def _setup() -> None:
     years = calendar_seed_official()
     calendar_year_provisional(acting_user=None, year=max(years) + 1)
     import_catalogue(catalogue())
+    licence_types()  # as in the demo city: submissions look up the applicant's licences for the materials
 
 
 def _submissions(base: str, scale: float) -> list[tuple[str, str]]:
@@ -238,9 +240,9 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
     _setup()
     # As in production (a Celery broker configured, so not eager): notices wait in the case events' outbox
     # for the background task, which is run here after the timed part.
-    # Sync workers, three per core (gunicorn's advice for CPU-bound apps behind a buffering proxy): with
-    # two cores they gave a higher rate and a far shorter tail than 4 workers x 4 threads (docs in README).
-    server, base = serve(workers=6, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    # Sync workers behind a buffering proxy: on two cores 5 gave the highest rate (4-6 within a few per
+    # cent; 8 and threaded workers less) and a far shorter tail than 4 workers x 4 threads (README).
+    server, base = serve(workers=5, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
     try:
         figures = _submissions(base, scale)
         figures.append(_send_notices())

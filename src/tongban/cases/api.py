@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
@@ -98,8 +99,10 @@ class ApplicationFile(Schema):
     applicationData: dict[str, Any]
 
 
-def _file(case: Case) -> dict[str, Any]:
+def _file(case: Case, documents: list[CaseDocument] | None = None) -> dict[str, Any]:
     version = case.item_version
+    if documents is None:
+        documents = list(case.documents.all())
     return {
         "fileId": str(case.uuid),
         "applicantId": str(case.applicant.uuid),
@@ -116,7 +119,7 @@ def _file(case: Case) -> dict[str, Any]:
                 "data": {k: {"value": v} for k, v in case.answers.items()},
                 "eFormId": str(version.uuid) if version else None,
             },
-            "documentUrls": [f"/api/registration/documents/{d.uuid}" for d in case.documents.all()],
+            "documentUrls": [f"/api/registration/documents/{d.uuid}" for d in documents],
         },
     }
 
@@ -169,10 +172,11 @@ def _problem(exc: services.CaseError) -> HttpError:
 )
 def submit_application(request: HttpRequest, serviceId: str, payload: ApplicationSubmit) -> dict[str, Any]:
     client = _client(request)
+    started = timezone.now()
     try:
-        # Only the key: the service reads the item and its published version again, locked.
-        item = ServiceItem.objects.only("pk").get(uuid=uuid.UUID(serviceId), published_version__isnull=False)
-    except (ValueError, ServiceItem.DoesNotExist):
+        # Only the key: the service reads the item's published version itself (404 when none).
+        item = ServiceItem(uuid=uuid.UUID(serviceId))
+    except ValueError:
         raise HttpError(404, "service not found") from None
     applicant = _applicant(payload.applicantId)
     documents = _documents(payload.documentUrls, client)
@@ -190,7 +194,9 @@ def submit_application(request: HttpRequest, serviceId: str, payload: Applicatio
         _audit(request, "submit_refused", reason=exc.message)
         raise _problem(exc) from None
     # The service's case-submitted record names this system and its mediator header: no second row.
-    return _file(case)
+    # A case made by this very request has exactly the documents passed (none: no query needed).
+    fresh = case.submitted_at >= started and not documents
+    return _file(case, documents=[] if fresh else None)
 
 
 class UploadResponse(Schema):

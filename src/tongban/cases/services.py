@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from tongban.catalog import services as catalog_services
 from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
-from tongban.core import workdays
+from tongban.core import fastinsert, workdays
 from tongban.core.conditions import evaluate
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
@@ -162,7 +162,21 @@ def _assign_number(case: Case, area_code: str) -> None:
     """Give a case its number as late in the transaction as possible: the day's counter row, which every
     submission in the area updates, then stays locked only from here to the commit. Until then the case
     carries a provisional number nobody outside the transaction sees."""
-    case.number = _next_number(area_code)
+    if connection.vendor == "postgresql":
+        # One round trip: increment the counter and number the case in the same statement.
+        day = today()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH c AS (UPDATE cases_casenumbercounter SET last = last + 1 WHERE day = %s AND area_code = %s "
+                "RETURNING last) UPDATE cases_case SET number = %s || lpad(c.last::text, greatest(5, "
+                "length(c.last::text)), '0') FROM c WHERE cases_case.id = %s RETURNING cases_case.number",
+                [day, area_code, f"{area_code}{day:%Y%m%d}", case.pk],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            case.number = row[0]
+            return
+    case.number = _next_number(area_code)  # the day's first case in the area creates the counter
     with connection.cursor() as cursor:  # the hottest statement of a submission: no ORM query building
         cursor.execute("UPDATE cases_case SET number = %s WHERE id = %s", [case.number, case.pk])
 
@@ -283,8 +297,11 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
     """The item's current published version, read in this transaction: a version withdrawn a moment ago
     is refused. No lock is needed: a submission that read the version before a withdrawal committed is
     simply ordered before it."""
+    lookup = (
+        {"pk": item.pk} if item.pk is not None else {"uuid": item.uuid}
+    )  # ServiceItem(uuid=…) from the API
     row = (
-        ServiceItem.objects.filter(pk=item.pk)
+        ServiceItem.objects.filter(**lookup)
         .values_list("published_version_id", "published_version__uuid")
         .first()
     )
@@ -362,7 +379,7 @@ def _submit_item(
     if missing:
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
     department = version.item.department
-    case = Case.objects.create(
+    case = Case(
         number=_provisional_number(),
         query_code=_query_code(),
         applicant=applicant,
@@ -375,14 +392,15 @@ def _submit_item(
         parent=parent,
         life_event=parent.life_event if parent else None,
     )
+    fastinsert.insert(case)
     _create_tasks(case, version)
     _store_uploads(case, version, applicant, uploads or {})
     codes_here = {m.code for m in version.materials.all()}  # prefetched
     mine = [d.pk for d in documents if d.material_code in codes_here]
     if mine and CaseDocument.objects.filter(pk__in=mine, case__isnull=True).update(case=case) != len(mine):
         raise CaseError(_("材料文件已被其他办件使用。"), code="conflict")
-    _assign_number(case, department.area.code)
     _attach_licences(case, version, applicant, organisation)
+    _assign_number(case, department.area.code)  # last: the area's counter stays locked until commit
     _event(
         case,
         EventKind.SUBMITTED,
@@ -536,15 +554,15 @@ def _attach_licences(
     """Materials a licence can stand in for: the applicant's valid licences of those types are recorded
     against the case (免提交), so the staff see verified licences instead of uploads."""
     wanted = {m.licence_type_code for m in version.materials.all() if m.licence_type_code}
-    holder = organisation.uscc if organisation is not None else getattr(applicant.person, "id_number", "")
-    if not wanted or not holder:
+    holders = [organisation.uscc] if organisation is not None else []
+    # An enterprise's applications also use the representative's own licences (e.g. the ID card).
+    if applicant.person is not None:
+        holders.append(applicant.person.id_number)
+    if not wanted or not holders:
         return
     from tongban.licences.services import held_licences, record_case_uses
 
-    held = held_licences(holder, wanted)
-    if organisation is not None and applicant.person is not None:
-        # An enterprise's applications also use the representative's own licences (e.g. the ID card).
-        held = {**held_licences(applicant.person.id_number, wanted - set(held)), **held}
+    held = held_licences(holders, wanted)
     if held:
         record_case_uses(case, held)
 
@@ -599,7 +617,7 @@ def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
             )
         )
     if len(tasks) == 1:
-        tasks[0].save(force_insert=True)  # the common one-step workflow: a plain insert costs less
+        fastinsert.insert(tasks[0])  # the common one-step start: a plain insert costs less
     else:
         CaseTask.objects.bulk_create(tasks)
 
@@ -614,15 +632,17 @@ def _event(
     department: Department | None = None,
     data: dict | None = None,
 ) -> None:
-    CaseEvent.objects.create(
-        case=case,
-        kind=kind,
-        message=message[:300],
-        public=public,
-        actor=actor,
-        department=department,
-        data=data or {},
-        notice_pending=public,
+    fastinsert.insert(
+        CaseEvent(
+            case=case,
+            kind=kind,
+            message=message[:300],
+            public=public,
+            actor=actor,
+            department=department,
+            data=data or {},
+            notice_pending=public,
+        )
     )
     if public:
         from .notify import notify_on_commit

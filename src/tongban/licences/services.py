@@ -585,37 +585,41 @@ def share_open(token: str, *, viewer: str = "") -> LicenceShare:
 # ---- reuse in applications -----------------------------------------------------------------------------
 
 
-def held_licences(holder_code: str, type_codes: set[str]) -> dict[str, Licence]:
-    """The holder's current valid licence of each of these types."""
-    found: dict[str, Licence] = {}
+def held_licences(holder_codes: list[str], type_codes: set[str]) -> dict[str, int]:
+    """Licence type code -> id of the newest current valid licence of that type held under one of
+    ``holder_codes`` (earlier codes win: an enterprise's own before its representative's). One light
+    query: it runs in every submission whose item accepts licences."""
     today = timezone.localdate()
-    for licence in (
+    rows = (
         Licence.objects.filter(
-            holder_code=holder_code, licence_type__code__in=type_codes, status=LicenceStatus.VALID
+            holder_code__in=holder_codes, licence_type__code__in=type_codes, status=LicenceStatus.VALID
         )
-        .select_related("licence_type")
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
         .order_by("-issued_on", "-id")
-    ):
-        if licence.valid_to is not None and licence.valid_to < today:
-            continue
-        found.setdefault(licence.licence_type.code, licence)
-    return found
+        .values_list("licence_type__code", "id", "holder_code")
+    )
+    found: dict[str, tuple[int, int]] = {}
+    for code, pk, holder in rows:
+        rank = holder_codes.index(holder)
+        if code not in found or rank < found[code][0]:
+            found[code] = (rank, pk)
+    return {code: pk for code, (_rank, pk) in found.items()}
 
 
-def record_case_uses(case: Any, licences: Mapping[str, Licence]) -> None:
+def record_case_uses(case: Any, licence_ids: Mapping[str, int]) -> None:
     """Inside the submission's transaction: each licence that stood in for a material is recorded against
     the case, for the staff (the verified licence instead of an upload) and for the holder."""
     LicenceUse.objects.bulk_create(
         [
             LicenceUse(
-                licence=licence,
+                licence_id=pk,
                 kind=LicenceUse.CASE_MATERIAL,
                 by=case.department.name,
                 department=case.department,
                 case=case,
-                purpose=_("办件 %(n)s：%(t)s") % {"n": case.number, "t": case.title},
+                purpose=case.title,
             )
-            for licence in licences.values()
+            for pk in licence_ids.values()
         ]
     )
 

@@ -159,3 +159,33 @@ def test_statistics(city, market_client):
         schema("inline_response_200", "registration-GovStack_Registration_BB_API_statistics.json"), stats[0]
     )
     assert stats[0]["processed"] == 0 and stats[0]["references"]["timeframeMonth"] is True
+
+
+def test_unknown_or_withdrawn_service_is_404(city, market_client):
+    import uuid as uuid_module
+
+    from tongban.catalog import services as catalog_services
+    from tongban.identity.tests.factories import StaffFactory
+
+    body = {
+        "applicantId": str(city["citizen"].uuid),
+        "formData": {"data": {"shop_name": "临江味道", "seats": 30}},
+    }
+    for service in (uuid_module.uuid4(), "not-a-uuid"):
+        response = Client().post(
+            f"/api/registration/services/{service}/applications",
+            body,
+            content_type="application/json",
+            **market_client,
+        )
+        assert response.status_code == 404
+    admin = StaffFactory(roles=[(city["market"], ROLE.PLATFORM_ADMIN)])
+    catalog_services.item_withdraw(acting_user=admin, item=city["food"], reason="停止办理")
+    response = Client().post(
+        f"/api/registration/services/{city['food'].uuid}/applications",
+        body,
+        content_type="application/json",
+        **market_client,
+    )
+    assert response.status_code == 404 and "停止办理" in response.json()["detail"]
+    assert not Case.objects.exists()

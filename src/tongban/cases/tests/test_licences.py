@@ -103,7 +103,7 @@ def test_a_held_licence_stands_in_for_the_material(city):
         applicant=city["citizen"], organisation=org, item=item, answers=food_answers(), uploads=layout()
     )
     use = LicenceUse.objects.get(case=case)
-    assert use.licence == business and use.kind == LicenceUse.CASE_MATERIAL and case.number in use.purpose
+    assert use.licence == business and use.kind == LicenceUse.CASE_MATERIAL and use.purpose == case.title
     clerk = city["staff"][("ljs-scjgj", "intake_clerk")]
     client = Client()
     login_staff(client, clerk)
