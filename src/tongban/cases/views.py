@@ -78,6 +78,7 @@ def _form_page(
     context = {
         **what["context"],
         **what["materials"](errors),
+        "held_licences": _held_licence_codes(request, what),
         "draft": draft,
         "saved_files": {d.material_code: d for d in draft.documents.all()} if draft else {},
         "error": error,
@@ -85,6 +86,18 @@ def _form_page(
         "fields": fields(what["schema"], {**values, **known}, errors, set(known)),
     }
     return render(request, "cases/apply.html", context, status=200)
+
+
+def _held_licence_codes(request: HttpRequest, what: dict) -> set[str]:
+    """The licence types among the item's materials that the applicant holds valid (shown as 免提交)."""
+    version = what["context"].get("version")
+    wanted = (
+        {m.licence_type_code for m in version.materials.all() if m.licence_type_code} if version else set()
+    )
+    holders = [request.acting_organisation.uscc] if request.acting_organisation else []
+    if getattr(request.user, "person", None) is not None:
+        holders.append(request.user.person.id_number)
+    return set(licence_services.held_licences(holders, wanted)) if wanted and holders else set()
 
 
 def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:

@@ -99,6 +99,13 @@ def test_a_held_licence_stands_in_for_the_material(city):
         workflow=simple(),
         materials=FOOD_MATERIALS,
     )
+    applicant = Client()
+    applicant.force_login(city["citizen"])
+    session = applicant.session
+    session["tongban_acting_org"] = str(org.uuid)
+    session.save()
+    form = applicant.get(f"/services/items/{item.implementation_code}/apply/").content.decode()
+    assert "免提交：将使用您持有的有效电子证照" in form
     case = services.case_submit(
         applicant=city["citizen"], organisation=org, item=item, answers=food_answers(), uploads=layout()
     )

@@ -314,3 +314,21 @@ def test_offline_command_line_verifier(issued, tmp_path):
     tampered = run(bad)
     assert tampered.returncode == 1 and "tampered" in tampered.stdout
     assert run(tmp_path / "missing.json").returncode == 2
+
+
+def test_rotation_with_overlap_lets_the_old_key_finish(issued, market):
+    old_key = issued.seal_key
+    new_key = services.seal_key_rotate(acting_user=None, department=market, overlap=dt.timedelta(hours=1))
+    old_key.refresh_from_db()
+    assert old_key.retired_at > timezone.now()  # may still sign during the overlap
+    assert services._signing_key(market, old_key.algorithm) == new_key  # but the new key is preferred
+    late = copy.deepcopy(issued.document)
+    late["licence"]["number"] = issued.number  # re-signed by the old key within the overlap
+    from tongban.licences.keystore import key_store
+    from tongban.licences.verify import signing_input
+
+    late["proof"]["signed_at"] = (timezone.now() + dt.timedelta(minutes=30)).isoformat()
+    late["proof"]["signature"] = base64.b64encode(
+        key_store().sign(old_key.algorithm, bytes(old_key.private_key), signing_input(late))
+    ).decode()
+    assert verify_file(late, services.key_directory(), today=timezone.localdate()).verdict == Verdict.VALID
