@@ -270,10 +270,7 @@ def case_check(
             needed += materials_needed(version, item_answers)
     elif item is not None:
         version = _locked_published(item)
-        if organisation is None and "person" not in version.applicant_types:
-            raise CaseError(_("该事项面向法人，请切换为代表组织办事后再申请。"), code="applicant_type")
-        if organisation is not None and "organisation" not in version.applicant_types:
-            raise CaseError(_("该事项面向个人，请切换为个人身份后再申请。"), code="applicant_type")
+        _check_applicant_type(version, organisation)
         data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
         schema, needed = version.form_schema, materials_needed(version, data)
     else:
@@ -291,6 +288,13 @@ def case_check(
         raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
     if missing:
         raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
+
+
+def _check_applicant_type(version: ServiceItemVersion, organisation: Organisation | None) -> None:
+    if organisation is None and "person" not in version.applicant_types:
+        raise CaseError(_("该事项面向法人，请切换为代表组织办事后再申请。"), code="applicant_type")
+    if organisation is not None and "organisation" not in version.applicant_types:
+        raise CaseError(_("该事项面向个人，请切换为个人身份后再申请。"), code="applicant_type")
 
 
 def _locked_published(item: ServiceItem) -> ServiceItemVersion:
@@ -355,10 +359,7 @@ def _submit_item(
     documents=(),
 ) -> Case:
     version = _locked_published(item)
-    if organisation is None and "person" not in version.applicant_types:
-        raise CaseError(_("该事项面向法人，请切换为代表组织办事后再申请。"), code="applicant_type")
-    if organisation is not None and "organisation" not in version.applicant_types:
-        raise CaseError(_("该事项面向个人，请切换为个人身份后再申请。"), code="applicant_type")
+    _check_applicant_type(version, organisation)
     # Verified data wins over whatever the browser sent for prefilled fields.
     data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
     # Answers and missing materials are told together (一次性告知), never one round after the other.
