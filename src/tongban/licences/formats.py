@@ -82,6 +82,14 @@ def _subset_font() -> tuple[Path, frozenset[int]]:
     return target, frozenset(chars)
 
 
+def prepare_fonts() -> bool:
+    """Build the PDF font now rather than at the first download; False when fonts-noto-cjk is missing."""
+    if not NOTO_CJK.exists():
+        return False
+    _subset_font()
+    return True
+
+
 def _seal_svg(name: str) -> str:
     """The department's round red seal (a drawing: the signature is what proves the licence)."""
     return (
@@ -92,8 +100,15 @@ def _seal_svg(name: str) -> str:
     )
 
 
+class PdfUnavailable(RuntimeError):
+    """The Chinese font is not installed (Debian package fonts-noto-cjk)."""
+
+
 def render_pdf(licence: Licence, base_url: str) -> bytes:
     from fpdf import FPDF
+
+    if not NOTO_CJK.exists():
+        raise PdfUnavailable(str(NOTO_CJK))
 
     document = licence.document["licence"]
     lines = [

@@ -148,9 +148,14 @@ def _face_rows(licence: Licence) -> list[tuple[str, str]]:
 def wallet_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     licence = _my_licence(request, pk)
     if kind == "pdf":
-        response = HttpResponse(
-            formats.render_pdf(licence, _base_url(request)), content_type="application/pdf"
-        )
+        try:
+            pdf = formats.render_pdf(licence, _base_url(request))
+        except formats.PdfUnavailable:
+            messages.error(
+                request, _("暂时无法生成 PDF（服务器未安装中文字体 fonts-noto-cjk），请先下载签章文件。")
+            )
+            return redirect("licences:wallet_detail", pk=licence.pk)
+        response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{licence.number}.pdf"'
         return response
     if kind == "vc":

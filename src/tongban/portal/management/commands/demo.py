@@ -20,6 +20,9 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("demo_load")
+        from tongban.licences.formats import prepare_fonts
+
+        prepare_fonts()  # the licence PDFs' Chinese font, cut once from fonts-noto-cjk (a few seconds)
         if not options["no_serve"]:
             self.stdout.write(f"通办演示平台 / Tongban demo: http://{options['bind']}/  (Ctrl+C 停止)")
             call_command("serve", bind=options["bind"])
