@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["codes", "catalogue", "cases", "licences"]
+BENCHMARKS = ["codes", "catalogue", "cases", "licences", "registries"]
 
 
 def main(argv: list[str] | None = None) -> int:

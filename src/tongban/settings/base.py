@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.cases",
     "tongban.licences",
+    "tongban.registries",
     "tongban.portal",
 ]
 

@@ -1,0 +1,166 @@
+"""Base registries (基础库): the population registry, the legal-entity registry, and registries operators
+define from a schema; every change kept with who, when, from which source and from when it holds; bulk
+loads tracked batch by batch so that an interrupted load resumes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryKind(models.TextChoices):
+    POPULATION = "population", _("人口库")
+    LEGAL_ENTITY = "legal_entity", _("法人库")
+    CUSTOM = "custom", _("自定义")
+
+
+class Registry(models.Model):
+    """One registry: what it holds, who owns it, its key and (for operator-defined ones) its schema."""
+
+    code = models.SlugField(_("编码"), max_length=60, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=RegistryKind.choices)
+    owner = models.ForeignKey(
+        "identity.Department", verbose_name=_("主管部门"), on_delete=models.PROTECT, related_name="registries"
+    )
+    key_field = models.CharField(_("主键字段"), max_length=60)
+    schema = models.JSONField(_("数据结构"), default=dict, help_text=_("JSON Schema（自定义库）"))
+    version = models.CharField(_("版本"), max_length=20, default="1.0")
+    description = models.TextField(_("说明"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("基础库")
+        verbose_name_plural = _("基础库")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PersonRecord(models.Model):
+    """人口库: one resident. Typed columns, because the quality runs scan ten million of them."""
+
+    LIVING, DECEASED, EMIGRATED = "living", "deceased", "emigrated"
+    STATUSES = [(LIVING, _("在世")), (DECEASED, _("死亡")), (EMIGRATED, _("迁出"))]
+
+    id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True)
+    name = models.CharField(_("姓名"), max_length=60)
+    sex = models.CharField(_("性别"), max_length=1, blank=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    ethnicity = models.CharField(_("民族代码"), max_length=2, blank=True)
+    household_address = models.CharField(_("户籍地址"), max_length=200, blank=True)
+    area_code = models.CharField(_("户籍地区划代码"), max_length=9, blank=True)
+    marital_status = models.CharField(_("婚姻状况代码"), max_length=2, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=STATUSES, default=LIVING)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    effective_from = models.DateField(_("生效日期"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
+    source = models.CharField(_("数据来源"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("人口库记录")
+        verbose_name_plural = _("人口库记录")
+
+    def __str__(self) -> str:
+        return self.id_number
+
+
+class LegalEntityRecord(models.Model):
+    """法人库: one legal entity, keyed by its unified social credit code."""
+
+    ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
+    STATUSES = [(ACTIVE, _("存续")), (CANCELLED, _("注销")), (REVOKED, _("吊销"))]
+
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    entity_type = models.CharField(_("类型"), max_length=60, blank=True)
+    legal_rep_id_number = models.CharField(_("法定代表人身份号码"), max_length=18, blank=True, db_index=True)
+    registered_capital = models.DecimalField(
+        _("注册资本（万元）"), max_digits=16, decimal_places=4, null=True, blank=True
+    )
+    established_on = models.DateField(_("成立日期"), null=True, blank=True)
+    industry_code = models.CharField(_("行业代码（GB/T 4754）"), max_length=5, blank=True)
+    address = models.CharField(_("住所"), max_length=200, blank=True)
+    area_code = models.CharField(_("住所区划代码"), max_length=9, blank=True)
+    business_scope = models.TextField(_("经营范围"), blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=STATUSES, default=ACTIVE)
+    effective_from = models.DateField(_("生效日期"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
+    source = models.CharField(_("数据来源"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("法人库记录")
+        verbose_name_plural = _("法人库记录")
+
+    def __str__(self) -> str:
+        return self.uscc
+
+
+class RegistryRecord(models.Model):
+    """A record of an operator-defined registry: the key and the data, validated against the schema."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="records")
+    key = models.CharField(max_length=120)
+    data = models.JSONField(default=dict)
+    effective_from = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registry", "key"], name="one_record_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code}:{self.key}"
+
+
+class RecordChange(models.Model):
+    """Append-only history: what changed in a record, who or which load changed it, from when it holds."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="changes")
+    key = models.CharField(max_length=120)
+    changes = models.JSONField(default=dict, help_text=_("字段 → [原值, 新值]"))
+    source = models.CharField(max_length=100, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    load = models.ForeignKey("LoadJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    effective_from = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["registry", "key", "at"])]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code}:{self.key} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class LoadJob(models.Model):
+    """One bulk load: applied batch by batch (each all-or-nothing); ``batches_done`` lets an interrupted
+    load resume where it stopped; rejected rows are kept with their line and reason."""
+
+    RUNNING, DONE, FAILED = "running", "done", "failed"
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="loads")
+    source = models.CharField(_("来源"), max_length=200)
+    mode = models.CharField(max_length=10, default="upsert")
+    mapping = models.JSONField(_("字段对应"), default=dict)
+    batch_size = models.PositiveIntegerField(default=50_000)
+    batches_done = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    rejections = models.JSONField(_("拒收行（前 1000 行）"), default=list)
+    status = models.CharField(max_length=10, default=RUNNING)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code} {self.source} ({self.status})"
