@@ -8,6 +8,7 @@ from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as core_router
 from tongban.identity.api import router as identity_router
 from tongban.licences.api import router as licences_router
+from tongban.registries.api import router as registries_router
 
 api = NinjaAPI(
     title="Tongban 通办 API",
@@ -22,3 +23,5 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/registration", registration_router)
 api.add_router("/registration", cases_registration_router)
 api.add_router("/licences", licences_router)
+# GovStack Digital Registries BB (data and database endpoints).
+api.add_router("/registries", registries_router)

@@ -22,7 +22,7 @@ from ninja.files import UploadedFile
 from tongban.catalog.models import ServiceItem
 from tongban.core.constants import AuditEventType
 from tongban.core.services import audit_record
-from tongban.identity.api import ClientScope
+from tongban.identity.api import ClientScope, govstack_client
 from tongban.identity.constants import StaffRoleName
 from tongban.identity.models import SystemClient, User
 
@@ -32,15 +32,10 @@ from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, CaseTask
 
 router = Router(tags=["GovStack Registration BB: applications and tasks"])
-MEDIATOR = re.compile(r"^[^/\s]{1,64}/[^/\s]{1,64}/[^/\s]{1,64}/[^/\s]{1,64}$")
 
 
-def _client(request: HttpRequest) -> SystemClient:
-    header = request.headers.get("Information-Mediator-Client", "")
-    if not MEDIATOR.match(header):
-        raise HttpError(400, "Information-Mediator-Client header required: INSTANCE/CLASS/MEMBER/SUBSYSTEM")
-    request.mediator_client = header
-    return request.auth
+def _client(request: HttpRequest) -> SystemClient:  # authenticated endpoints only
+    return govstack_client(request)
 
 
 def _audit(request: HttpRequest, action: str, target: Any = None, **extra: Any) -> None:
@@ -515,9 +510,7 @@ class StatisticsQuery(Schema):
     summary="Processed, approved, sent back and rejected applications (GovStack statistics)",
 )
 def statistics(request: HttpRequest, q: Query[StatisticsQuery]) -> list[dict[str, Any]]:
-    header = request.headers.get("Information-Mediator-Client", "")
-    if not MEDIATOR.match(header):
-        raise HttpError(400, "Information-Mediator-Client header required: INSTANCE/CLASS/MEMBER/SUBSYSTEM")
+    govstack_client(request)  # public statistics, but the mediator header is still required
     cases = Case.objects.filter(parent__isnull=True)
     if q.startDate:
         cases = cases.filter(submitted_at__date__gte=q.startDate)

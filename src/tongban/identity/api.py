@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import threading
 import time
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from oauth2_provider.models import AccessToken
 from oauth2_provider.oauth2_backends import get_oauthlib_core
@@ -22,6 +24,19 @@ from tongban.core.services import audit_record
 from .models import Area, Department, Person, SystemClient
 
 router = Router(tags=["identity"])
+
+
+MEDIATOR = re.compile(r"^[^/\s]{1,64}/[^/\s]{1,64}/[^/\s]{1,64}/[^/\s]{1,64}$")
+
+
+def govstack_client(request: HttpRequest) -> SystemClient | None:
+    """The calling system of a GovStack endpoint, after checking the Information-Mediator-Client header
+    (INSTANCE/CLASS/MEMBER/SUBSYSTEM), which every call must send and which every audit record names."""
+    header = request.headers.get("Information-Mediator-Client", "")
+    if not MEDIATOR.match(header):
+        raise HttpError(400, "Information-Mediator-Client header required: INSTANCE/CLASS/MEMBER/SUBSYSTEM")
+    request.mediator_client = header
+    return getattr(request, "auth", None)
 
 
 class ClientScope(HttpBearer):

@@ -164,3 +164,29 @@ class LoadJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registry.code} {self.source} ({self.status})"
+
+
+class RegistryRead(models.Model):
+    """Who read which record, when, through which system: what ``myPersonalDataUsage`` returns to the
+    person whose data it is (and what the data tracker will show)."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="reads")
+    record_key = models.CharField(max_length=120)
+    subject = models.CharField(_("数据主体"), max_length=18, db_index=True, blank=True)
+    client = models.ForeignKey(
+        "identity.SystemClient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reader_department = models.ForeignKey(
+        "identity.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mediator = models.CharField(max_length=300, blank=True)
+    operation = models.CharField(max_length=20)
+    fields = models.JSONField(default=list)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["registry", "subject", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code}:{self.record_key} {self.at:%Y-%m-%d %H:%M}"

@@ -240,6 +240,8 @@ OAUTH2_PROVIDER_SCOPES = {
     "registration.apply": _("代申请人提交办件和材料（GovStack Registration）"),
     "registration.tasks": _("查看和办理本部门的办件环节"),
     "registration.read": _("查看本部门的办件和统计"),
+    "registries.read": _("查询基础库（GovStack Digital Registries）"),
+    "registries.write": _("写入本部门主管的基础库"),
 }
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

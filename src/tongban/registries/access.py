@@ -1,0 +1,220 @@
+"""One way to read and write every registry, whatever its storage: the typed population and legal-entity
+tables or the JSON records of operator-defined registries. Used by the Digital Registries API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator
+
+from .loader import FIELDS, MODELS, RowError
+from .models import RecordChange, Registry, RegistryKind, RegistryRecord
+
+# Fields only the owning department's systems see (the data-sharing grants will widen this per consumer).
+RESTRICTED = {
+    RegistryKind.POPULATION: {"phone", "household_address", "marital_status"},
+    RegistryKind.LEGAL_ENTITY: {"legal_rep_id_number"},
+}
+
+
+class AccessError(ValueError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def field_names(registry: Registry) -> list[str]:
+    if registry.kind in FIELDS:
+        return [f.name for f in FIELDS[registry.kind]]
+    return list(registry.schema.get("properties", {}))
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def as_dict(registry: Registry, record: Any, *, full: bool) -> dict[str, Any]:
+    """The record as the API shows it; restricted fields only for the owner (``full``)."""
+    if registry.kind in FIELDS:
+        data = {name: _json(getattr(record, name)) for name in field_names(registry)}
+    else:
+        data = {registry.key_field: record.key, **record.data}
+    if not full:
+        for name in RESTRICTED.get(registry.kind, set()):
+            data.pop(name, None)
+    return data
+
+
+def _queryset(registry: Registry) -> models.QuerySet:
+    if registry.kind in MODELS:
+        return MODELS[registry.kind].objects.all()
+    return RegistryRecord.objects.filter(registry=registry)
+
+
+def matching(registry: Registry, content: Mapping[str, Any]) -> models.QuerySet:
+    """Records whose fields equal every given value (an unknown field is an error, not an empty result)."""
+    names = set(field_names(registry))
+    unknown = set(content) - names
+    if unknown:
+        raise AccessError(_("未知字段：%(f)s") % {"f": "、".join(sorted(unknown))})
+    if not content:
+        raise AccessError(_("查询条件不能为空。"))
+    queryset = _queryset(registry)
+    if registry.kind in MODELS:
+        return queryset.filter(**dict(content))
+    filters = {}
+    for name, value in content.items():
+        filters["key" if name == registry.key_field else f"data__{name}"] = value
+    return queryset.filter(**filters)
+
+
+def search(registry: Registry, text: str, filters: Mapping[str, str], ordering: str) -> models.QuerySet:
+    queryset = matching(registry, filters) if filters else _queryset(registry)
+    if text:
+        if registry.kind in MODELS:
+            queryset = queryset.filter(name__icontains=text)
+        else:
+            queryset = queryset.filter(models.Q(key__icontains=text) | models.Q(data__icontains=text))
+    key = registry.key_field if registry.kind in MODELS else "key"
+    return queryset.order_by(f"-{key}" if ordering.lower().startswith("desc") else key)
+
+
+def _validated(registry: Registry, content: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Validate written values with the same rules as the bulk loader (typed registries) or the schema."""
+    names = set(field_names(registry))
+    unknown = set(content) - names
+    if unknown:
+        raise AccessError(_("未知字段：%(f)s") % {"f": "、".join(sorted(unknown))})
+    if registry.kind in FIELDS:
+        values: dict[str, Any] = {}
+        for field in FIELDS[registry.kind]:
+            given = content.get(field.name)
+            if given not in (None, ""):
+                try:
+                    values[field.name] = field.parse(str(given).strip())
+                except RowError as exc:
+                    raise AccessError(f"“{field.name}”{exc}") from None
+            elif field.required and not partial:
+                raise AccessError(_("“%(f)s”不能为空") % {"f": field.name})
+        return values
+    schema = dict(registry.schema)
+    if partial:
+        schema = {**schema, "required": []}
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(dict(content))]
+    if errors:
+        raise AccessError(_("数据不符合库结构：%(e)s") % {"e": "；".join(errors[:5])})
+    return dict(content)
+
+
+def _key_of(registry: Registry, values: Mapping[str, Any]) -> str:
+    key = values.get(registry.key_field)
+    if not key:
+        raise AccessError(_("缺少主键字段“%(k)s”。") % {"k": registry.key_field})
+    return str(key)
+
+
+def _history(
+    registry: Registry, key: str, before: Mapping[str, Any], after: Mapping[str, Any], source: str
+) -> None:
+    changes = {
+        n: [_json(before.get(n)), _json(v)] for n, v in after.items() if _json(before.get(n)) != _json(v)
+    }
+    if changes:
+        RecordChange.objects.create(
+            registry=registry,
+            key=key,
+            changes=changes,
+            source=source[:100],
+            effective_from=after.get("effective_from"),
+        )
+
+
+def create(registry: Registry, content: Mapping[str, Any], *, source: str) -> Any:
+    values = _validated(registry, content)
+    key = _key_of(registry, values)
+    with transaction.atomic():
+        if _by_key(registry, key) is not None:
+            raise AccessError(_("主键“%(k)s”已存在。") % {"k": key}, status=409)
+        record = _store(registry, None, key, values, source)
+        _history(registry, key, {}, values, source)
+    return record
+
+
+def update(registry: Registry, records: models.QuerySet, content: Mapping[str, Any], *, source: str) -> int:
+    """Apply the written fields to every record found (the key itself cannot change)."""
+    values = _validated(registry, content, partial=True)
+    values.pop(registry.key_field, None)
+    count = 0
+    with transaction.atomic():
+        for record in records.select_for_update():
+            before = as_dict(registry, record, full=True)
+            key = before[registry.key_field]
+            _store(
+                registry, record, key, {**before, **values} if registry.kind not in FIELDS else values, source
+            )
+            _history(registry, key, before, values, source)
+            count += 1
+    return count
+
+
+def _by_key(registry: Registry, key: str) -> Any:
+    if registry.kind in MODELS:
+        return MODELS[registry.kind].objects.filter(**{registry.key_field: key}).first()
+    return RegistryRecord.objects.filter(registry=registry, key=key).first()
+
+
+def _store(registry: Registry, record: Any, key: str, values: Mapping[str, Any], source: str) -> Any:
+    now = timezone.now()
+    if registry.kind in MODELS:
+        model = MODELS[registry.kind]
+        if record is None:
+            defaults = {
+                f.name: v
+                for f, v in ((f, values.get(f.name)) for f in FIELDS[registry.kind])
+                if v is not None
+            }
+            return model.objects.create(**defaults, updated_at=now, source=source[:100])
+        for name, value in values.items():
+            setattr(record, name, value)
+        record.updated_at, record.source = now, source[:100]
+        record.save()
+        return record
+    data = {k: v for k, v in values.items() if k != registry.key_field}
+    if record is None:
+        return RegistryRecord.objects.create(
+            registry=registry, key=key, data=data, updated_at=now, source=source[:100]
+        )
+    record.data, record.updated_at, record.source = data, now, source[:100]
+    record.save()
+    return record
+
+
+def delete(registry: Registry, key: str) -> bool:
+    record = _by_key(registry, key)
+    if record is None:
+        return False
+    record.delete()
+    return True
+
+
+def by_key(registry: Registry, key: str) -> Any:
+    return _by_key(registry, key)
+
+
+def subject_of(registry: Registry, record: Any) -> str:
+    """Whose personal data a record is (for the data-usage log): the resident, or the legal representative."""
+    if registry.kind == RegistryKind.POPULATION:
+        return record.id_number
+    if registry.kind == RegistryKind.LEGAL_ENTITY:
+        return record.legal_rep_id_number
+    return ""

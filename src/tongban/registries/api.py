@@ -1,0 +1,417 @@
+"""GovStack Digital Registries BB API 1.3: the data endpoints over every registry, and the database
+(schema) endpoints. The spec's camelCase paths and the kebab-case ones deployed implementations use are
+both served. Every call needs the Information-Mediator-Client header and an OAuth 2 client-credentials
+token (scope registries.read or registries.write); writes are for the owning department's systems; fields
+marked restricted are shown to the owner only; every read of a record is logged for myPersonalDataUsage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.paginator import EmptyPage, Paginator
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from tongban.core.constants import AuditEventType
+from tongban.core.services import audit_record
+from tongban.identity.api import ClientScope, govstack_client
+from tongban.identity.models import SystemClient
+
+from . import access
+from .models import Registry, RegistryKind, RegistryRead
+
+router = Router(tags=["GovStack Digital Registries BB"])
+READ, WRITE = ClientScope("registries.read"), ClientScope("registries.write")
+
+
+def _registry(request: HttpRequest, name: str, version: str) -> Registry:
+    govstack_client(request)
+    registry = Registry.objects.select_related("owner").filter(code=name).first()
+    if registry is None:
+        raise HttpError(404, f"unknown registry {name[:60]}")
+    if version != registry.version:
+        raise HttpError(
+            404, f"registry {name[:60]} has no version {version[:20]} (current: {registry.version})"
+        )
+    return registry
+
+
+def _owner(request: HttpRequest, registry: Registry) -> bool:
+    client: SystemClient = request.auth
+    return client.department_id == registry.owner_id
+
+
+def _require_owner(request: HttpRequest, registry: Registry) -> None:
+    if not _owner(request, registry):
+        raise HttpError(403, "only the owning department's systems write to this registry")
+
+
+def _log(
+    request: HttpRequest, registry: Registry, records: list[Any], operation: str, fields: list[str]
+) -> None:
+    client: SystemClient = request.auth
+    RegistryRead.objects.bulk_create(
+        [
+            RegistryRead(
+                registry=registry,
+                record_key=str(access.as_dict(registry, r, full=True)[registry.key_field]),
+                subject=access.subject_of(registry, r),
+                client=client,
+                reader_department=client.department,
+                mediator=request.mediator_client[:300],
+                operation=operation,
+                fields=fields,
+            )
+            for r in records
+        ]
+    )
+
+
+def _audit(request: HttpRequest, registry: Registry, action: str, **extra: Any) -> None:
+    audit_record(
+        event_type=AuditEventType.GOVSTACK_CALL,
+        request=request,
+        actor_label=request.auth.application.client_id,
+        department=request.auth.department,
+        extra_data={"action": action, "registry": registry.code, **extra},
+    )
+
+
+def _handle(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except access.AccessError as exc:
+        raise HttpError(exc.status, exc.message) from None
+
+
+class Content(Schema):
+    content: dict[str, Any]
+
+
+class QueryBody(Schema):
+    query: Content
+
+
+class WriteBody(Schema):
+    write: Content
+
+
+class QueryWriteBody(Schema):
+    query: Content | None = None
+    write: Content
+
+
+def _paths(*names: str) -> list[str]:
+    return [f"/data/{{registryName}}/{{versionNumber}}/{n}" for n in names]
+
+
+# ---- data --------------------------------------------------------------------------------------------
+
+
+@router.get("/data/{registryName}/{versionNumber}", auth=READ, summary="list (search, filter, page)")
+def list_records(
+    request: HttpRequest,
+    registryName: str,
+    versionNumber: str,
+    search: str = "",
+    filter: str = "",
+    ordering: str = "",
+    page: int = 1,
+    pageSize: int = 10,
+) -> dict[str, Any]:
+    registry = _registry(request, registryName, versionNumber)
+    filters = {k.removeprefix("query."): v for k, v in request.GET.items() if k.startswith("query.")}
+    if filter and filter not in access.field_names(registry):
+        raise HttpError(400, f"unknown filter field {filter[:60]}")
+    if not 1 <= pageSize <= 100 or page < 1:
+        raise HttpError(400, "page must be ≥ 1 and pageSize between 1 and 100")
+    queryset = _handle(lambda: access.search(registry, search[:100], filters, ordering))
+    paginator = Paginator(queryset, pageSize)
+    try:
+        records = list(paginator.page(page))
+    except EmptyPage:
+        records = []
+    full = _owner(request, registry)
+    _log(request, registry, records, "list", [])
+    base = request.build_absolute_uri(request.path)
+    return {
+        "count": paginator.count,
+        "next": f"{base}?page={page + 1}&pageSize={pageSize}" if page * pageSize < paginator.count else None,
+        "previous": f"{base}?page={page - 1}&pageSize={pageSize}" if page > 1 else None,
+        "results": [access.as_dict(registry, r, full=full) for r in records],
+    }
+
+
+@router.post(_paths("create")[0], auth=WRITE, summary="create")
+def create(request: HttpRequest, registryName: str, versionNumber: str, payload: WriteBody) -> dict[str, Any]:
+    registry = _registry(request, registryName, versionNumber)
+    _require_owner(request, registry)
+    source = f"DR API {request.mediator_client}"
+    record = _handle(lambda: access.create(registry, payload.write.content, source=source))
+    _audit(request, registry, "create")
+    return {"content": access.as_dict(registry, record, full=True)}
+
+
+@router.post(_paths("exists")[0], auth=READ, summary="exists")
+def exists(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
+    registry = _registry(request, registryName, versionNumber)
+    found = _handle(lambda: access.matching(registry, payload.query.content).exists())
+    message = "Object found from database" if found else "Object not found"
+    return {"answer": {"status": found, "message": message}}
+
+
+@router.post(_paths("read")[0], auth=READ, summary="read one record")
+def read(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
+    registry = _registry(request, registryName, versionNumber)
+    record = _handle(lambda: access.matching(registry, payload.query.content).first())
+    if record is None:
+        raise HttpError(404, "no record found")
+    full = _owner(request, registry)
+    content = access.as_dict(registry, record, full=full)
+    _log(request, registry, [record], "read", list(content))
+    return {"content": content}
+
+
+def _update(
+    request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody, many: bool
+) -> Any:
+    registry = _registry(request, registryName, versionNumber)
+    _require_owner(request, registry)
+    if payload.query is None:
+        raise HttpError(400, "query is required")
+    records = _handle(lambda: access.matching(registry, payload.query.content))
+    if not many and records.count() > 1:
+        raise HttpError(400, "the query matches more than one record; use updateEntries")
+    count = _handle(
+        lambda: access.update(
+            registry, records, payload.write.content, source=f"DR API {request.mediator_client}"
+        )
+    )
+    if count == 0:
+        raise HttpError(404, "no record found")
+    _audit(request, registry, "update_entries" if many else "update", count=count)
+    return HttpResponse(status=200)
+
+
+@router.put(_paths("update")[0], auth=WRITE, summary="update one record")
+def update(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody) -> Any:
+    return _update(request, registryName, versionNumber, payload, many=False)
+
+
+@router.put(_paths("updateEntries")[0], auth=WRITE, summary="updateEntries", operation_id="updateEntries")
+@router.put(
+    _paths("update-entries")[0],
+    auth=WRITE,
+    summary="update-entries (deployed spelling)",
+    operation_id="updateEntriesKebab",
+)
+def update_entries(
+    request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody
+) -> Any:
+    return _update(request, registryName, versionNumber, payload, many=True)
+
+
+@router.post(_paths("updateOrCreate")[0], auth=WRITE, summary="updateOrCreate", operation_id="updateOrCreate")
+@router.post(
+    _paths("update-or-create")[0],
+    auth=WRITE,
+    summary="update-or-create (deployed spelling)",
+    operation_id="updateOrCreateKebab",
+)
+def update_or_create(
+    request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody
+) -> dict[str, Any]:
+    registry = _registry(request, registryName, versionNumber)
+    _require_owner(request, registry)
+    source = f"DR API {request.mediator_client}"
+    query = (
+        payload.query.content
+        if payload.query
+        else {registry.key_field: payload.write.content.get(registry.key_field)}
+    )
+    records = _handle(lambda: access.matching(registry, query))
+    if records.exists():
+        if records.count() > 1:
+            raise HttpError(400, "the query matches more than one record")
+        _handle(lambda: access.update(registry, records, payload.write.content, source=source))
+        record = records.first()
+        _audit(request, registry, "update")
+    else:
+        record = _handle(lambda: access.create(registry, {**query, **payload.write.content}, source=source))
+        _audit(request, registry, "create")
+    return {"content": access.as_dict(registry, record, full=True)}
+
+
+@router.delete("/data/{registryName}/{versionNumber}/{ID}/delete", auth=WRITE, summary="delete")
+def delete(request: HttpRequest, registryName: str, versionNumber: str, ID: str) -> HttpResponse:
+    registry = _registry(request, registryName, versionNumber)
+    _require_owner(request, registry)
+    if not access.delete(registry, ID):
+        raise HttpError(404, "no record found")
+    _audit(request, registry, "delete", key=ID[:60])
+    return HttpResponse(status=204)
+
+
+@router.get(
+    "/data/{registryName}/{versionNumber}/{uuid}/readValue/{field}",
+    auth=READ,
+    summary="readValue",
+    operation_id="readValue",
+)
+@router.get(
+    "/data/{registryName}/{versionNumber}/{uuid}/read-value/{field}",
+    auth=READ,
+    summary="read-value",
+    operation_id="readValueKebab",
+)
+def read_value(request: HttpRequest, registryName: str, versionNumber: str, uuid: str, field: str) -> Any:
+    """``field`` is ``<name>.<ext>``: ``.json`` answers {"value": …}, anything else the bare value as text."""
+    registry = _registry(request, registryName, versionNumber)
+    name, _dot, ext = field.rpartition(".")
+    name = name or ext
+    record = access.by_key(registry, uuid)
+    if record is None:
+        raise HttpError(404, "no record found")
+    content = access.as_dict(registry, record, full=_owner(request, registry))
+    if name not in content:
+        raise HttpError(404, f"no field {name[:60]} (or not shared with your department)")
+    _log(request, registry, [record], "read_value", [name])
+    if ext == "json":
+        return {"value": content[name]}
+    return HttpResponse(
+        "" if content[name] is None else str(content[name]), content_type="text/plain; charset=utf-8"
+    )
+
+
+@router.get(
+    "/data/myPersonalDataUsage",
+    auth=READ,
+    summary="myPersonalDataUsage: who read a person's data",
+    operation_id="DPU",
+)
+@router.get(
+    "/data/my-personal-data-usage",
+    auth=READ,
+    summary="my-personal-data-usage (deployed spelling)",
+    operation_id="DPUKebab",
+)
+def personal_data_usage(request: HttpRequest, userId: str, databaseId: str) -> list[dict[str, Any]]:
+    govstack_client(request)
+    if not userId or len(userId) > 18:
+        raise HttpError(400, "invalid userId")
+    registry = Registry.objects.filter(code=databaseId).first()
+    if registry is None:
+        raise HttpError(404, "unknown database")
+    reads = RegistryRead.objects.filter(registry=registry, subject=userId).select_related(
+        "client__application", "reader_department"
+    )[:500]
+    if not reads:
+        raise HttpError(404, "no reads of this person's data")
+    return [
+        {
+            "id": str(r.pk),
+            "readerId": r.client.application.client_id if r.client else "",
+            "readerInitials": "",
+            "readerInstitutionId": r.reader_department.uscc if r.reader_department else "",
+            "readerInstitutionName": r.reader_department.name if r.reader_department else "",
+            "readerApplicationName": r.client.application.name if r.client else r.mediator,
+            "searchDateTime": r.at.isoformat(),
+        }
+        for r in reads
+    ]
+
+
+# ---- databases (schemas) -------------------------------------------------------------------------------
+
+
+def _database(registry: Registry) -> dict[str, Any]:
+    schema = registry.schema if registry.kind == RegistryKind.CUSTOM else _typed_schema(registry)
+    return {
+        "id": registry.pk,
+        "code": registry.code,
+        "name": registry.name,
+        "version": registry.version,
+        "owner": registry.owner.name,
+        "keyField": registry.key_field,
+        "schema": schema,
+    }
+
+
+def _typed_schema(registry: Registry) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in access.field_names(registry)},
+        "required": [registry.key_field],
+    }
+
+
+@router.get("/databases", auth=READ, summary="databases: every registry and its schema version")
+def databases(request: HttpRequest) -> list[dict[str, Any]]:
+    govstack_client(request)
+    return [_database(r) for r in Registry.objects.select_related("owner")]
+
+
+@router.post(
+    "/database/modify", auth=WRITE, summary="database modify: create or change an operator-defined registry"
+)
+def database_modify(request: HttpRequest) -> dict[str, Any]:
+    import json
+
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    govstack_client(request)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise HttpError(400, "body is not JSON") from None
+    code, schema = str(body.get("code") or "").strip(), body.get("schema") or {}
+    if not code or not isinstance(schema, dict):
+        raise HttpError(400, "code and schema are required")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise HttpError(400, f"not a valid JSON Schema: {exc.message}") from None
+    key = schema.get("x-key") or (schema.get("required") or [None])[0]
+    if not key or key not in schema.get("properties", {}):
+        raise HttpError(400, "the schema needs a key field: x-key, or the first required property")
+    registry = Registry.objects.filter(code=code).first()
+    if registry is not None and (registry.kind != RegistryKind.CUSTOM or not _owner(request, registry)):
+        raise HttpError(403, "only the owning department changes this registry's schema")
+    if registry is None:
+        registry = Registry(
+            code=code[:60], kind=RegistryKind.CUSTOM, owner=request.auth.department, version="1.0"
+        )
+    else:
+        major, _dot, minor = registry.version.partition(".")
+        registry.version = f"{major}.{int(minor or 0) + 1}"
+    registry.name = str(schema.get("title") or body.get("catalogName") or code)[:100]
+    registry.schema, registry.key_field = schema, key
+    registry.description = str(schema.get("description") or "")
+    registry.save()
+    _audit(request, registry, "database_modify", version=registry.version)
+    return _database(registry)
+
+
+@router.get("/database/{id}", auth=READ, summary="database: one registry with its schema")
+def database(request: HttpRequest, id: int) -> dict[str, Any]:
+    govstack_client(request)
+    registry = Registry.objects.select_related("owner").filter(pk=id).first()
+    if registry is None:
+        raise HttpError(404, "unknown database")
+    return _database(registry)
+
+
+@router.delete("/database/{id}", auth=WRITE, summary="database delete (operator-defined registries only)")
+def database_delete(request: HttpRequest, id: int) -> str:
+    govstack_client(request)
+    registry = Registry.objects.filter(pk=id).first()
+    if registry is None:
+        raise HttpError(404, "unknown database")
+    if registry.kind != RegistryKind.CUSTOM or not _owner(request, registry):
+        raise HttpError(403, "only the owning department deletes its own operator-defined registry")
+    _audit(request, registry, "database_delete")
+    registry.delete()
+    return "Success"

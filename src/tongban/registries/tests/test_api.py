@@ -1,0 +1,195 @@
+"""GovStack Digital Registries BB API: every data endpoint (both spellings where they differ), the
+database endpoints, the mediator header, scopes and ownership, restricted fields, the personal-data log."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.test import Client
+
+from tongban.cases.tests.test_api import token
+from tongban.core import codes
+from tongban.identity.tests.factories import DepartmentFactory
+from tongban.registries import loader
+from tongban.registries.models import PersonRecord, RecordChange, Registry, RegistryKind, RegistryRead
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/registries"
+
+
+def number(n):
+    return codes.make_resident_id("339902", dt.date(1985, 5, 5) + dt.timedelta(days=n), n + 1)
+
+
+@pytest.fixture
+def world():
+    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")
+    registry = Registry.objects.create(
+        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
+    )
+    rows = [
+        {
+            "id_number": number(i),
+            "name": f"居民{i}",
+            "sex": "F",
+            "phone": f"1390000000{i}",
+            "area_code": "339902",
+        }
+        for i in range(5)
+    ]
+    loader.load(registry, rows, source="seed", batch_size=10)
+    return {
+        "registry": registry,
+        "owner": token(police, "registries.read", "registries.write"),
+        "reader": token(health, "registries.read"),
+        "writer_elsewhere": token(health, "registries.read", "registries.write"),
+    }
+
+
+def post(path, body, headers, method="post"):
+    return getattr(Client(), method)(
+        f"{BASE}{path}", json.dumps(body), content_type="application/json", **headers
+    )
+
+
+def test_header_scope_registry_and_version_are_checked(world):
+    without = {k: v for k, v in world["reader"].items() if k != "HTTP_INFORMATION_MEDIATOR_CLIENT"}
+    assert Client().get(f"{BASE}/data/population/1.0", **without).status_code == 400
+    assert Client().get(f"{BASE}/data/population/1.0").status_code == 401
+    assert Client().get(f"{BASE}/data/nope/1.0", **world["reader"]).status_code == 404
+    assert Client().get(f"{BASE}/data/population/9.9", **world["reader"]).status_code == 404
+    assert post("/data/population/1.0/create", {"write": {"content": {}}}, world["reader"]).status_code == 401
+    bad = post("/data/population/1.0/read", {"query": {"content": {"shoe_size": 42}}}, world["reader"])
+    assert bad.status_code == 400 and "shoe_size" in bad.json()["detail"]
+    assert post("/data/population/1.0/read", {"nonsense": 1}, world["reader"]).status_code == 422
+
+
+def test_list_read_exists_read_value_and_restricted_fields(world):
+    listed = Client().get(
+        f"{BASE}/data/population/1.0", {"pageSize": 2, "ordering": "descending"}, **world["reader"]
+    )
+    body = listed.json()
+    assert body["count"] == 5 and len(body["results"]) == 2 and body["next"] and body["previous"] is None
+    assert "phone" not in body["results"][0]  # restricted: the owner only
+    queried = Client().get(f"{BASE}/data/population/1.0", {"query.name": "居民3"}, **world["reader"]).json()
+    assert [r["id_number"] for r in queried["results"]] == [number(3)]
+    read = post(
+        "/data/population/1.0/read", {"query": {"content": {"id_number": number(1)}}}, world["reader"]
+    )
+    assert read.json()["content"]["name"] == "居民1" and "phone" not in read.json()["content"]
+    owner_read = post(
+        "/data/population/1.0/read", {"query": {"content": {"id_number": number(1)}}}, world["owner"]
+    )
+    assert owner_read.json()["content"]["phone"] == "13900000001"
+    missing = post(
+        "/data/population/1.0/read", {"query": {"content": {"id_number": number(99)}}}, world["reader"]
+    )
+    assert missing.status_code == 404 and missing.json()["detail"] == "no record found"
+    yes = post(
+        "/data/population/1.0/exists", {"query": {"content": {"name": "居民2"}}}, world["reader"]
+    ).json()
+    no = post(
+        "/data/population/1.0/exists", {"query": {"content": {"name": "无此人"}}}, world["reader"]
+    ).json()
+    assert yes["answer"]["status"] is True and no["answer"]["status"] is False
+    for spelling in ("readValue", "read-value"):
+        value = Client().get(
+            f"{BASE}/data/population/1.0/{number(2)}/{spelling}/name.json", **world["reader"]
+        )
+        assert value.json() == {"value": "居民2"}
+    text = Client().get(f"{BASE}/data/population/1.0/{number(2)}/readValue/sex.txt", **world["reader"])
+    assert text.content.decode() == "F"
+    hidden = Client().get(f"{BASE}/data/population/1.0/{number(2)}/readValue/phone.json", **world["reader"])
+    assert hidden.status_code == 404
+
+
+def test_writes_belong_to_the_owner_and_keep_history(world):
+    new = {"id_number": number(10), "name": "新居民", "sex": "男"}
+    assert (
+        post(
+            "/data/population/1.0/create", {"write": {"content": new}}, world["writer_elsewhere"]
+        ).status_code
+        == 403
+    )
+    created = post("/data/population/1.0/create", {"write": {"content": new}}, world["owner"])
+    assert created.status_code == 200 and created.json()["content"]["sex"] == "M"
+    assert post("/data/population/1.0/create", {"write": {"content": new}}, world["owner"]).status_code == 409
+    forged = {**new, "id_number": number(11)[:-1] + ("0" if number(11)[-1] != "0" else "1")}
+    refused = post("/data/population/1.0/create", {"write": {"content": forged}}, world["owner"])
+    assert refused.status_code == 400 and "校验" in refused.json()["detail"]
+    body = {"query": {"content": {"id_number": number(10)}}, "write": {"content": {"name": "改名"}}}
+    assert post("/data/population/1.0/update", body, world["owner"], "put").status_code == 200
+    assert PersonRecord.objects.get(id_number=number(10)).name == "改名"
+    assert RecordChange.objects.filter(key=number(10), changes__name=["新居民", "改名"]).exists()
+    many = {"query": {"content": {"area_code": "339902"}}, "write": {"content": {"marital_status": "20"}}}
+    assert (
+        post("/data/population/1.0/update", many, world["owner"], "put").status_code == 400
+    )  # more than one
+    for spelling in ("updateEntries", "update-entries"):
+        assert post(f"/data/population/1.0/{spelling}", many, world["owner"], "put").status_code == 200
+    assert PersonRecord.objects.filter(marital_status="20").count() == 5
+    upsert = {"query": {"content": {"id_number": number(12)}}, "write": {"content": {"name": "甲"}}}
+    for spelling, expected in (("updateOrCreate", "甲"), ("update-or-create", "乙")):
+        upsert["write"]["content"]["name"] = expected
+        response = post(f"/data/population/1.0/{spelling}", upsert, world["owner"])
+        assert response.status_code == 200 and response.json()["content"]["name"] == expected
+    assert PersonRecord.objects.filter(id_number=number(12)).count() == 1
+    deleted = Client().delete(f"{BASE}/data/population/1.0/{number(12)}/delete", **world["owner"])
+    assert deleted.status_code == 204 and not PersonRecord.objects.filter(id_number=number(12)).exists()
+    assert (
+        Client().delete(f"{BASE}/data/population/1.0/{number(12)}/delete", **world["owner"]).status_code
+        == 404
+    )
+
+
+def test_personal_data_usage_returns_real_reads(world):
+    post("/data/population/1.0/read", {"query": {"content": {"id_number": number(4)}}}, world["reader"])
+    for spelling in ("myPersonalDataUsage", "my-personal-data-usage"):
+        usage = Client().get(
+            f"{BASE}/data/{spelling}", {"userId": number(4), "databaseId": "population"}, **world["owner"]
+        )
+        assert usage.status_code == 200
+        assert usage.json()[0]["readerInstitutionName"] == "临江市卫生健康委员会"
+    assert RegistryRead.objects.filter(subject=number(4), operation="read").count() == 1
+    nobody = Client().get(
+        f"{BASE}/data/myPersonalDataUsage",
+        {"userId": number(0)[:-1] + "X", "databaseId": "population"},
+        **world["owner"],
+    )
+    assert nobody.status_code == 404
+
+
+def test_database_endpoints_define_a_registry_without_code(world):
+    schema = {
+        "title": "养犬登记库",
+        "type": "object",
+        "properties": {
+            "tag": {"type": "string"},
+            "owner_name": {"type": "string"},
+            "breed": {"type": "string"},
+        },
+        "required": ["tag", "owner_name"],
+    }
+    made = post("/database/modify", {"code": "dogs", "schema": schema}, world["owner"])
+    assert made.status_code == 200 and made.json()["version"] == "1.0" and made.json()["keyField"] == "tag"
+    assert (
+        post("/database/modify", {"code": "dogs", "schema": {"type": 5}}, world["owner"]).status_code == 400
+    )
+    assert (
+        post("/database/modify", {"code": "dogs", "schema": schema}, world["writer_elsewhere"]).status_code
+        == 403
+    )
+    codes_listed = [d["code"] for d in Client().get(f"{BASE}/databases", **world["reader"]).json()]
+    assert {"population", "dogs"} <= set(codes_listed)
+    dog = {"tag": "LJ-0001", "owner_name": "张三", "breed": "柴犬"}
+    assert post("/data/dogs/1.0/create", {"write": {"content": dog}}, world["owner"]).status_code == 200
+    bad = post("/data/dogs/1.0/create", {"write": {"content": {"tag": "LJ-2"}}}, world["owner"])
+    assert bad.status_code == 400
+    found = post("/data/dogs/1.0/read", {"query": {"content": {"breed": "柴犬"}}}, world["reader"])
+    assert found.json()["content"] == dog
+    database_id = made.json()["id"]
+    assert Client().get(f"{BASE}/database/{database_id}", **world["reader"]).json()["schema"] == schema
+    assert Client().delete(f"{BASE}/database/{world['registry'].pk}", **world["owner"]).status_code == 403
+    assert Client().delete(f"{BASE}/database/{database_id}", **world["owner"]).status_code == 200
+    assert not Registry.objects.filter(code="dogs").exists()
