@@ -163,6 +163,10 @@ def update(registry: Registry, records: models.QuerySet, content: Mapping[str, A
                 registry, record, key, {**before, **values} if registry.kind not in FIELDS else values, source
             )
             _history(registry, key, before, values, source)
+            if registry.kind in FIELDS:
+                from .quality import recheck_record
+
+                recheck_record(registry, key)  # a correction closes its quality issues at once
             count += 1
     return count
 

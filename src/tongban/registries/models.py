@@ -190,3 +190,86 @@ class RegistryRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registry.code}:{self.record_key} {self.at:%Y-%m-%d %H:%M}"
+
+
+class RuleKind(models.TextChoices):
+    COMPLETENESS = "completeness", _("完整性")
+    ID_NUMBER = "id_number", _("身份号码格式与校验位")
+    USCC = "uscc", _("信用代码格式与校验位")
+    AREA_CODE = "area_code", _("区划代码格式")
+    CODE_LIST = "code_list", _("代码表")
+    RANGE = "range", _("取值范围")
+    BIRTH_MATCHES_ID = "birth_matches_id", _("出生日期与身份号码一致")
+    LEGAL_REP_ALIVE = "legal_rep_alive", _("法定代表人在人口库且在世")
+    DUPLICATE = "duplicate", _("重复记录")
+    TIMELINESS = "timeliness", _("更新及时性")
+
+
+class QualityRule(models.Model):
+    """A declarative data-quality rule on one registry field (or fields); the check runs as SQL."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="rules")
+    code = models.SlugField(_("规则编码"), max_length=60)
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=20, choices=RuleKind.choices)
+    field = models.CharField(_("字段"), max_length=60, blank=True)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    weight = models.PositiveSmallIntegerField(_("权重"), default=1)
+    enabled = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("质量规则")
+        verbose_name_plural = _("质量规则")
+        ordering = ["registry", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "code"], name="one_rule_code_per_registry")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code}:{self.code}"
+
+
+class QualityRun(models.Model):
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    records = models.PositiveIntegerField(default=0)
+    score = models.FloatField(_("得分"), null=True)
+    # rule code -> {"failed": n, "score": 0-100}
+    results = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.registry.code} {self.started_at:%Y-%m-%d %H:%M} {self.score}"
+
+
+class QualityIssue(models.Model):
+    """One record failing one rule: sent to the owning department (纠错) to correct or explain."""
+
+    OPEN, EXPLAINED, RESOLVED = "open", "explained", "resolved"
+    STATUSES = [(OPEN, _("待处理")), (EXPLAINED, _("已说明")), (RESOLVED, _("已纠正"))]
+
+    rule = models.ForeignKey(QualityRule, on_delete=models.CASCADE, related_name="issues")
+    record_key = models.CharField(_("记录"), max_length=120)
+    status = models.CharField(_("状态"), max_length=10, choices=STATUSES, default=OPEN)
+    explanation = models.CharField(_("说明"), max_length=300, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("质量问题")
+        verbose_name_plural = _("质量问题")
+        ordering = ["rule", "record_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "record_key"], name="one_issue_per_rule_record")
+        ]
+        indexes = [models.Index(fields=["rule", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.record_key} {self.status}"

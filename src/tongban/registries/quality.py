@@ -1,0 +1,242 @@
+"""Data-quality monitoring (数据质量监测): declarative rules compiled to SQL and run inside the database
+(one statement per rule, never a Python loop per record), issues kept per record and rule and sent back to
+the owning department (纠错: correct, or explain why not), scores per rule, run and department, with
+trends. Works on PostgreSQL and SQLite (the few vendor-specific fragments are marked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .loader import FIELDS
+from .models import (
+    LegalEntityRecord,
+    PersonRecord,
+    QualityIssue,
+    QualityRule,
+    QualityRun,
+    Registry,
+    RegistryKind,
+    RuleKind,
+)
+
+TABLES = {
+    RegistryKind.POPULATION: (PersonRecord._meta.db_table, "id_number"),
+    RegistryKind.LEGAL_ENTITY: (LegalEntityRecord._meta.db_table, "uscc"),
+}
+NULLABLE = {"birth_date", "effective_from", "established_on", "registered_capital"}
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+
+
+class RuleError(ValueError):
+    pass
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _matches(column: str, regex: str, glob: str) -> str:
+    """A pattern test: a regular expression on PostgreSQL, a GLOB on SQLite."""
+    return f"{column} ~ '{regex}'" if _pg() else f"{column} GLOB '{glob}'"
+
+
+def _position(alphabet: str, char_sql: str) -> str:
+    return f"strpos('{alphabet}', {char_sql})" if _pg() else f"instr('{alphabet}', {char_sql})"
+
+
+def _id_invalid(col: str) -> str:
+    digits = " + ".join(f"CAST(substr({col}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(ID_WEIGHTS))
+    well_formed = _matches(col, "^[0-9]{17}[0-9X]$", "[0-9]" * 17 + "[0-9X]")
+    check = f"substr('10X98765432', (({digits}) %% 11) + 1, 1)"  # %% : a literal % beside parameters
+    # CASE, not OR: the digits are only cast once the shape is known to be right.
+    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {check} ELSE TRUE END)"
+
+
+def _uscc_invalid(col: str) -> str:
+    chars = "0-9A-HJ-NPQRTUWXY"
+    well_formed = _matches(col, f"^[{chars}]{{18}}$", f"[{chars}]" * 18)
+    weighted = " + ".join(
+        f"({_position(USCC_ALPHABET, f'substr({col}, {i + 1}, 1)')} - 1) * {w}"
+        for i, w in enumerate(USCC_WEIGHTS)
+    )
+    check = f"substr('{USCC_ALPHABET}', ((31 - (({weighted}) %% 31)) %% 31) + 1, 1)"
+    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {check} ELSE TRUE END)"
+
+
+def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
+    """(table, WHERE clause over alias t selecting the failing records, parameters)."""
+    if rule.registry.kind not in TABLES:
+        raise RuleError(_("自定义库暂不支持质量规则。"))
+    table, _key = TABLES[rule.registry.kind]
+    known = {f.name for f in FIELDS[rule.registry.kind]}
+    # Field names go into the SQL text: only the registry's own columns are accepted.
+    if (rule.field and rule.field not in known) or not set(rule.params.get("fields", [])) <= known:
+        raise RuleError(_("规则引用了库中不存在的字段。"))
+    col = f"t.{rule.field}" if rule.field else ""
+    params: list[Any] = []
+    kind = rule.kind
+    if kind == RuleKind.COMPLETENESS:
+        where = f"{col} IS NULL" if rule.field in NULLABLE else f"({col} IS NULL OR {col} = '')"
+    elif kind == RuleKind.ID_NUMBER:
+        where = _id_invalid(col)
+    elif kind == RuleKind.USCC:
+        where = _uscc_invalid(col)
+    elif kind == RuleKind.AREA_CODE:
+        six = _matches(col, "^[0-9]{6}$", "[0-9]" * 6)
+        nine = _matches(col, "^[0-9]{9}$", "[0-9]" * 9)
+        where = f"({col} <> '' AND NOT ({six}) AND NOT ({nine}))"
+    elif kind == RuleKind.CODE_LIST:
+        values = [str(v) for v in rule.params.get("values", [])]
+        if not values:
+            raise RuleError(_("代码表规则需要 values。"))
+        where = f"({col} <> '' AND {col} NOT IN ({', '.join(['%s'] * len(values))}))"
+        params += values
+    elif kind == RuleKind.RANGE:
+        low, high = rule.params.get("min"), rule.params.get("max")
+        today = timezone.localdate().isoformat()
+        clauses = []
+        if low is not None:
+            clauses.append(f"{col} < %s")
+            params.append(today if low == "today" else low)
+        if high is not None:
+            clauses.append(f"{col} > %s")
+            params.append(today if high == "today" else high)
+        if not clauses:
+            raise RuleError(_("范围规则需要 min 或 max。"))
+        where = f"({col} IS NOT NULL AND ({' OR '.join(clauses)}))"
+    elif kind == RuleKind.BIRTH_MATCHES_ID:
+        formatted = "to_char(t.birth_date, 'YYYYMMDD')" if _pg() else "strftime('%%Y%%m%%d', t.birth_date)"
+        where = f"(t.birth_date IS NOT NULL AND length(t.id_number) = 18 AND substr(t.id_number, 7, 8) <> {formatted})"
+    elif kind == RuleKind.LEGAL_REP_ALIVE:
+        people = PersonRecord._meta.db_table
+        where = (
+            f"(t.legal_rep_id_number <> '' AND NOT EXISTS (SELECT 1 FROM {people} p "  # noqa: S608
+            "WHERE p.id_number = t.legal_rep_id_number AND p.status = 'living'))"
+        )
+    elif kind == RuleKind.DUPLICATE:
+        fields = [f for f in rule.params.get("fields", []) if f.isidentifier()]
+        if not fields:
+            raise RuleError(_("重复规则需要 fields。"))
+        group = ", ".join(fields)
+        where = (
+            f"({', '.join(f't.{f}' for f in fields)}) IN (SELECT {group} FROM {table} "  # noqa: S608
+            f"GROUP BY {group} HAVING count(*) > 1)"
+        )
+    elif kind == RuleKind.TIMELINESS:
+        days = int(rule.params.get("days", 365))
+        where = "t.updated_at < %s"
+        params.append(timezone.now() - dt.timedelta(days=days))
+    else:
+        raise RuleError(_("未知的规则类型。"))
+    return table, where, params
+
+
+def run_checks(registry: Registry) -> QualityRun:
+    """Check every enabled rule of a registry over all its records; returns the run with its scores."""
+    table, key = TABLES[registry.kind]
+    run = QualityRun.objects.create(registry=registry)
+    started = run.started_at
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        records = cursor.fetchone()[0]
+    results = {}
+    for rule in registry.rules.filter(enabled=True):
+        _, where, params = failing_sql(rule)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # One statement: new failures open, known ones seen again, corrected ones that fail again reopen.
+            cursor.execute(
+                "INSERT INTO registries_qualityissue (rule_id, record_key, status, explanation, first_seen, last_seen) "  # noqa: S608
+                f"SELECT %s, t.{key}, 'open', '', %s, %s FROM {table} t WHERE {where} "
+                "ON CONFLICT (rule_id, record_key) DO UPDATE SET last_seen = excluded.last_seen, "
+                "status = CASE WHEN registries_qualityissue.status = 'resolved' THEN 'open' "
+                "ELSE registries_qualityissue.status END, resolved_at = NULL",
+                [rule.pk, started, started, *params],
+            )
+            # Not seen this time: corrected at the source.
+            QualityIssue.objects.filter(rule=rule, status=QualityIssue.OPEN, last_seen__lt=started).update(
+                status=QualityIssue.RESOLVED, resolved_at=timezone.now()
+            )
+        failed = QualityIssue.objects.filter(rule=rule, status=QualityIssue.OPEN).count()
+        results[rule.code] = {
+            "name": rule.name,
+            "failed": failed,
+            "score": round(100.0 * (1 - failed / records), 2) if records else 100.0,
+            "weight": rule.weight,
+        }
+    total_weight = sum(r["weight"] for r in results.values()) or 1
+    run.records = records
+    run.results = results
+    run.score = (
+        round(sum(r["score"] * r["weight"] for r in results.values()) / total_weight, 2) if results else 100.0
+    )
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def recheck(issue: QualityIssue) -> bool:
+    """Check one issue's record again now; resolve it when the rule holds. True when resolved."""
+    table, key = TABLES[issue.rule.registry.kind]
+    _, where, params = failing_sql(issue.rule)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} t WHERE t.{key} = %s AND {where}", [issue.record_key, *params])  # noqa: S608
+        still = cursor.fetchone() is not None
+    if not still and issue.status != QualityIssue.RESOLVED:
+        QualityIssue.objects.filter(pk=issue.pk).update(
+            status=QualityIssue.RESOLVED, resolved_at=timezone.now()
+        )
+        issue.status = QualityIssue.RESOLVED
+    return not still
+
+
+def recheck_record(registry: Registry, key: str) -> int:
+    """After a record changed: re-check its open issues; returns how many were resolved."""
+    return sum(
+        recheck(i)
+        for i in QualityIssue.objects.filter(
+            rule__registry=registry, record_key=key, status=QualityIssue.OPEN
+        ).select_related("rule__registry")
+    )
+
+
+def explain(issue: QualityIssue, *, user: Any, reason: str) -> QualityIssue:
+    """The department keeps the value and says why (e.g. a historic record); it no longer counts against it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError(_("请填写不予纠正的理由。"))
+    QualityIssue.objects.filter(pk=issue.pk).update(
+        status=QualityIssue.EXPLAINED, explanation=reason[:300], handled_by=user
+    )
+    issue.refresh_from_db()
+    return issue
+
+
+def department_scores() -> list[tuple[Any, float]]:
+    """Each owning department's score: the mean of its registries' latest run scores."""
+    latest: dict[int, QualityRun] = {}
+    for run in (
+        QualityRun.objects.filter(finished_at__isnull=False)
+        .select_related("registry__owner")
+        .order_by("started_at")
+    ):
+        latest[run.registry_id] = run
+    by_department: dict[Any, list[float]] = {}
+    for run in latest.values():
+        by_department.setdefault(run.registry.owner, []).append(run.score or 0)
+    return sorted(
+        ((d, round(sum(s) / len(s), 2)) for d, s in by_department.items()), key=lambda pair: pair[1]
+    )
+
+
+def trend(registry: Registry, limit: int = 30) -> list[tuple[dt.datetime, float]]:
+    runs = QualityRun.objects.filter(registry=registry, finished_at__isnull=False).order_by("-started_at")[
+        :limit
+    ]
+    return [(r.started_at, r.score) for r in reversed(list(runs))]
