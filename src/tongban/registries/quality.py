@@ -51,23 +51,33 @@ def _position(alphabet: str, char_sql: str) -> str:
     return f"strpos('{alphabet}', {char_sql})" if _pg() else f"instr('{alphabet}', {char_sql})"
 
 
+def id_check_sql(first17: str) -> str:
+    """The GB 11643 check character of a 17-digit SQL expression (%% : a literal % beside parameters)."""
+    digits = " + ".join(
+        f"CAST(substr({first17}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(ID_WEIGHTS)
+    )
+    return f"substr('10X98765432', (({digits}) %% 11) + 1, 1)"
+
+
+def uscc_check_sql(first17: str) -> str:
+    """The GB 32100 check character of a 17-character SQL expression."""
+    weighted = " + ".join(
+        f"({_position(USCC_ALPHABET, f'substr({first17}, {i + 1}, 1)')} - 1) * {w}"
+        for i, w in enumerate(USCC_WEIGHTS)
+    )
+    return f"substr('{USCC_ALPHABET}', ((31 - (({weighted}) %% 31)) %% 31) + 1, 1)"
+
+
 def _id_invalid(col: str) -> str:
-    digits = " + ".join(f"CAST(substr({col}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(ID_WEIGHTS))
     well_formed = _matches(col, "^[0-9]{17}[0-9X]$", "[0-9]" * 17 + "[0-9X]")
-    check = f"substr('10X98765432', (({digits}) %% 11) + 1, 1)"  # %% : a literal % beside parameters
     # CASE, not OR: the digits are only cast once the shape is known to be right.
-    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {check} ELSE TRUE END)"
+    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {id_check_sql(col)} ELSE TRUE END)"
 
 
 def _uscc_invalid(col: str) -> str:
     chars = "0-9A-HJ-NPQRTUWXY"
     well_formed = _matches(col, f"^[{chars}]{{18}}$", f"[{chars}]" * 18)
-    weighted = " + ".join(
-        f"({_position(USCC_ALPHABET, f'substr({col}, {i + 1}, 1)')} - 1) * {w}"
-        for i, w in enumerate(USCC_WEIGHTS)
-    )
-    check = f"substr('{USCC_ALPHABET}', ((31 - (({weighted}) %% 31)) %% 31) + 1, 1)"
-    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {check} ELSE TRUE END)"
+    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {uscc_check_sql(col)} ELSE TRUE END)"
 
 
 def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
