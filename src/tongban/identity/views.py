@@ -386,6 +386,7 @@ def staff_home_view(request: HttpRequest) -> HttpResponse:
             "can_catalogue": selectors.departments_where(request.user, Perm.CATALOG_EDIT).exists(),
             "can_licences": selectors.departments_where(request.user, Perm.LICENCE_ISSUE).exists(),
             "can_seals": selectors.departments_where(request.user, Perm.SEAL_MANAGE).exists(),
+            "can_quality": selectors.departments_where(request.user, Perm.DATA_VIEW).exists(),
         },
     )
 

@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "tongban.cases.tasks.deadline_sweep", "schedule": 3600.0 * 6},
     "cases-drafts-purge": {"task": "tongban.cases.tasks.drafts_purge", "schedule": 3600.0 * 24},
     "cases-send-notices": {"task": "tongban.cases.tasks.send_notices", "schedule": 5.0},
+    "registries-quality": {"task": "tongban.registries.tasks.quality_run_all", "schedule": 3600.0 * 24},
 }
 
 # Security: secure by default, relaxed only by the demo and test settings.

@@ -80,3 +80,11 @@ def test_demo_load_command_is_idempotent(capsys):
     verdicts = {licence_services.licence_verify(lic.document).verdict for lic in Licence.objects.all()}
     assert {"valid", "suspended", "expired", "superseded"} <= verdicts
     assert Licence.objects.filter(case__isnull=False).exists()
+    # Registries: the seeded defects are found, every population rule has something to show.
+    from tongban.registries.models import QualityRun
+
+    run = QualityRun.objects.filter(registry__code="population").first()
+    assert run.records > 3000 and 90 < run.score < 100
+    assert all(result["failed"] > 0 for code, result in run.results.items() if code != "birth-range"), [
+        c for c, r in run.results.items() if not r["failed"]
+    ]

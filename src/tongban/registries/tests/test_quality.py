@@ -186,3 +186,38 @@ def test_rules_cannot_name_unknown_fields(registries):
     )
     with pytest.raises(quality.RuleError):
         quality.failing_sql(rule)
+
+
+def test_dashboard_and_ledger_pages(registries):
+    from django.test import Client
+
+    from tongban.identity.tests.factories import ROLE, StaffFactory
+    from tongban.identity.tests.test_views import login_staff
+
+    population, entities = registries
+    quality.run_checks(population)
+    quality.run_checks(entities)
+    officer = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)], totp=True)
+    client = Client()
+    login_staff(client, officer)
+    dashboard = client.get("/staff/registries/quality/").content.decode()
+    assert (
+        "人口库" in dashboard and "法人库" in dashboard and "id-valid" in dashboard
+    )  # among the worst rules
+    ledger = client.get("/staff/registries/issues/").content.decode()
+    assert pid(9) in ledger and "91339902MA2ABCD3XX" not in ledger  # another department's registry
+    issue = QualityIssue.objects.get(rule__code="name-present", record_key=pid(9))
+    response = client.post(f"/staff/registries/issues/{issue.pk}/", {"action": "recheck"}, follow=True)
+    assert "复核未通过" in response.content.decode()
+    PersonRecord.objects.filter(id_number=pid(9)).update(name="已补全")
+    response = client.post(f"/staff/registries/issues/{issue.pk}/", {"action": "recheck"}, follow=True)
+    assert "复核通过" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == QualityIssue.RESOLVED
+    foreign = QualityIssue.objects.filter(rule__registry=entities).first()
+    assert (
+        client.post(
+            f"/staff/registries/issues/{foreign.pk}/", {"action": "explain", "reason": "x"}
+        ).status_code
+        == 404
+    )

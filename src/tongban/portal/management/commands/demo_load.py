@@ -14,6 +14,7 @@ from tongban.core.services import calendar_seed_official, calendar_year_provisio
 from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
 from tongban.identity.models import Department
 from tongban.licences.demo import build_demo_licences
+from tongban.registries.demo import build_demo_registries
 
 
 class Command(BaseCommand):
@@ -36,6 +37,10 @@ class Command(BaseCommand):
             self.stdout.write(f"事项目录：{report.created} 个事项，{report.life_events} 个一件事。")
             licences = build_demo_licences()
             self.stdout.write(f"电子证照：{len(licences)} 份，各部门已生成 SM2 电子印章。")
+            population, _entities = build_demo_registries()
+            self.stdout.write(
+                f"基础库：人口库 {population.runs.first().records} 条，质量得分 {population.runs.first().score}。"
+            )
             cases = build_demo_cases()
             self.stdout.write(f"演示办件：{len(cases)} 件，覆盖各种状态。")
             self.stdout.write(self.style.SUCCESS("演示数据已加载。 (demo data loaded)"))

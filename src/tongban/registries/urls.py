@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "registries"
+urlpatterns = [
+    path("staff/registries/quality/", views.dashboard, name="dashboard"),
+    path("staff/registries/issues/", views.ledger, name="ledger"),
+    path("staff/registries/issues/<int:issue_id>/", views.issue_action, name="issue_action"),
+]

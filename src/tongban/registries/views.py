@@ -1,0 +1,72 @@
+"""Staff pages: the data-quality dashboard (scores, worst rules and departments, trends) and the
+correction ledger (纠错) where the owning department re-checks a corrected record or explains a kept one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tongban.identity.permissions import Perm
+from tongban.identity.selectors import departments_where, staff_has_perm
+from tongban.identity.views import staff_required
+
+from . import quality
+from .models import QualityIssue, QualityRule, QualityRun, Registry
+
+
+@staff_required(Perm.DATA_VIEW)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    registries = []
+    for registry in Registry.objects.select_related("owner").exclude(kind="custom"):
+        run = QualityRun.objects.filter(registry=registry, finished_at__isnull=False).first()
+        worst = sorted((run.results.items() if run else []), key=lambda pair: pair[1]["score"])[:5]
+        registries.append(
+            {"registry": registry, "run": run, "worst": worst, "trend": quality.trend(registry, 12)}
+        )
+    return render(
+        request,
+        "registries/dashboard.html",
+        {"registries": registries, "departments": quality.department_scores()},
+    )
+
+
+def _editable(request: HttpRequest, rule: QualityRule) -> bool:
+    return staff_has_perm(request.user, Perm.DATA_MANAGE, rule.registry.owner)
+
+
+@staff_required(Perm.DATA_VIEW)
+def ledger(request: HttpRequest) -> HttpResponse:
+    """Open issues of the registries the officer's departments own (all of them for the platform)."""
+    owned = departments_where(request.user, Perm.DATA_MANAGE)
+    issues = QualityIssue.objects.filter(
+        status=QualityIssue.OPEN, rule__registry__owner__in=owned
+    ).select_related("rule__registry")
+    rule = request.GET.get("rule", "")
+    if rule:
+        issues = issues.filter(rule__code=rule)
+    page = Paginator(issues.order_by("rule__code", "record_key"), 50).get_page(request.GET.get("page"))
+    return render(request, "registries/ledger.html", {"page": page, "rule": rule})
+
+
+@staff_required(Perm.DATA_MANAGE)
+@require_POST
+def issue_action(request: HttpRequest, issue_id: int) -> HttpResponse:
+    issue = get_object_or_404(QualityIssue.objects.select_related("rule__registry__owner"), pk=issue_id)
+    if not _editable(request, issue.rule):
+        raise Http404
+    if request.POST.get("action") == "explain":
+        try:
+            quality.explain(issue, user=request.user, reason=request.POST.get("reason", ""))
+        except quality.RuleError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("已记录说明，该问题不再计入扣分。"))
+    elif quality.recheck(issue):
+        messages.success(request, _("复核通过，问题已关闭。"))
+    else:
+        messages.error(request, _("复核未通过：记录仍不符合规则，请先在源系统或基础库中纠正。"))
+    return redirect(request.POST.get("next") or "registries:ledger")
