@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -79,7 +80,68 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
         )
     ]
     figures += _quality(registry, scale, db)
+    figures += _read_by_key(registry, db)
     return figures
+
+
+def _read_by_key(registry, db: str) -> list[tuple[str, str]]:
+    """DR API `read` by key over HTTP against gunicorn, at the grown registry size, one client at a time."""
+    import requests
+
+    from bench.common import percentile, serve
+    from tongban.identity.models import Department
+    from tongban.identity.services import system_client_create
+    from tongban.registries.models import PersonRecord
+
+    client, secret = system_client_create(
+        acting_user=None,
+        department=Department.objects.get(code="ljs-wjw"),
+        name="bench-dr",
+        scopes=["registries.read"],
+    )
+    if db == "postgresql":  # a random sample without sorting ten million rows
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id_number FROM registries_personrecord TABLESAMPLE SYSTEM (0.1) LIMIT 2000"
+            )
+            keys = [row[0] for row in cursor.fetchall()]
+    else:
+        keys = list(PersonRecord.objects.order_by("?").values_list("id_number", flat=True)[:2000])
+    server, base = serve(workers=2, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    try:
+        token = requests.post(
+            f"{base}/o/token/",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client.application.client_id,
+                "client_secret": secret,
+                "scope": "registries.read",
+            },
+            timeout=10,
+        ).json()["access_token"]
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {token}", "Information-Mediator-Client": "eGovStack/GOV/1/bench"}
+        url = f"{base}/api/registries/data/{registry.code}/{registry.version}/read"
+        for key in keys[:50]:  # warm both workers
+            session.post(url, json={"query": {"content": {"id_number": key}}}, headers=headers, timeout=10)
+        times, misses = [], 0
+        for key in keys:
+            started = time.perf_counter()
+            response = session.post(
+                url, json={"query": {"content": {"id_number": key}}}, headers=headers, timeout=10
+            )
+            times.append((time.perf_counter() - started) * 1000)
+            misses += response.status_code != 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    people = PersonRecord.objects.count()
+    return [
+        (
+            f"[{db}] DR API read by key over HTTP, {len(times):,} reads at {people:,} records",
+            f"p50 {statistics.median(times):.1f} ms  p99 {percentile(times, 0.99):.1f} ms  ({misses} not 200)",
+        )
+    ]
 
 
 def _quality(population, scale: float, db: str) -> list[tuple[str, str]]:
