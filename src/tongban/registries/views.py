@@ -70,3 +70,47 @@ def issue_action(request: HttpRequest, issue_id: int) -> HttpResponse:
     else:
         messages.error(request, _("复核未通过：记录仍不符合规则，请先在源系统或基础库中纠正。"))
     return redirect(request.POST.get("next") or "registries:ledger")
+
+
+MAX_UPLOAD = 200 * 1024 * 1024  # larger loads go through `tongban registry_load`
+
+
+@staff_required(Perm.DATA_MANAGE)
+def load_page(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV, Excel or JSON file into a registry the officer's department owns, with a column
+    mapping (one `field=column` per line); the report lists rejected rows with line and reason."""
+    from . import loader
+
+    owned = Registry.objects.filter(owner__in=departments_where(request.user, Perm.DATA_MANAGE)).exclude(
+        kind="custom"
+    )
+    job = None
+    if request.method == "POST":
+        registry = owned.filter(pk=request.POST.get("registry")).first()
+        upload = request.FILES.get("file")
+        mapping = dict(
+            line.split("=", 1) for line in request.POST.get("mapping", "").splitlines() if "=" in line
+        )
+        if registry is None or upload is None:
+            messages.error(request, _("请选择本部门主管的库并上传文件。"))
+        elif upload.size > MAX_UPLOAD:
+            messages.error(request, _("文件超过 200MB，请用命令 tongban registry_load 导入。"))
+        else:
+            try:
+                rows = list(loader.read_rows(upload.name, upload.read()))
+            except (ValueError, UnicodeDecodeError, KeyError) as exc:
+                messages.error(request, _("无法读取文件：%(e)s") % {"e": exc})
+            else:
+                source = request.POST.get("source", "").strip() or upload.name
+                job = loader.load(
+                    registry,
+                    rows,
+                    source=source,
+                    mapping={k.strip(): v.strip() for k, v in mapping.items()},
+                    acting_user=request.user,
+                ).job
+                messages.success(
+                    request, _("已导入 %(a)d 行，拒收 %(r)d 行。") % {"a": job.accepted, "r": job.rejected}
+                )
+    fields = {r.pk: [f.name for f in loader.FIELDS[r.kind]] for r in owned}
+    return render(request, "registries/load.html", {"registries": owned, "job": job, "fields": fields})

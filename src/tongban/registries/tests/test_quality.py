@@ -221,3 +221,29 @@ def test_dashboard_and_ledger_pages(registries):
         ).status_code
         == 404
     )
+
+
+def test_upload_page_loads_with_a_mapping(registries):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from tongban.identity.tests.factories import ROLE, StaffFactory
+    from tongban.identity.tests.test_views import login_staff
+
+    population, _ = registries
+    officer = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)], totp=True)
+    client = Client()
+    login_staff(client, officer)
+    text = f"证件号码,姓名\n{pid(40)},新居民\n12345,坏号码\n".encode("gb18030")
+    response = client.post(
+        "/staff/registries/load/",
+        {
+            "registry": population.pk,
+            "file": SimpleUploadedFile("户籍.csv", text),
+            "mapping": "id_number=证件号码\nname=姓名",
+            "source": "户籍系统 2026-11",
+        },
+    )
+    body = response.content.decode()
+    assert "接收 1 行，拒收 1 行" in body and "第 3 行" in body
+    assert PersonRecord.objects.get(id_number=pid(40)).source == "户籍系统 2026-11"
