@@ -114,3 +114,39 @@ def load_page(request: HttpRequest) -> HttpResponse:
                 )
     fields = {r.pk: [f.name for f in loader.FIELDS[r.kind]] for r in owned}
     return render(request, "registries/load.html", {"registries": owned, "job": job, "fields": fields})
+
+
+@staff_required(Perm.DATA_VIEW)
+def record_page(request: HttpRequest, code: str) -> HttpResponse:
+    """Look a record up by key: its current values (restricted fields for the owner only) and its full
+    change history. Every look-up is logged like an API read, for the person's data-usage record."""
+    from . import access
+    from .models import RecordChange, RegistryRead
+
+    registry = get_object_or_404(Registry.objects.select_related("owner"), code=code)
+    key = request.GET.get("key", "").strip()[:120]
+    record = access.by_key(registry, key) if key else None
+    owner = staff_has_perm(request.user, Perm.DATA_VIEW, registry.owner)
+    content = access.as_dict(registry, record, full=owner) if record is not None else None
+    if record is not None:
+        RegistryRead.objects.create(
+            registry=registry,
+            record_key=key,
+            subject=access.subject_of(registry, record),
+            reader_department=next(iter(departments_where(request.user, Perm.DATA_VIEW)), None),
+            mediator=f"staff:{request.user.username}"[:300],
+            operation="staff_view",
+            fields=list(content),
+        )
+    history = RecordChange.objects.filter(registry=registry, key=key).order_by("-at")[:50] if key else []
+    return render(
+        request,
+        "registries/record.html",
+        {
+            "registry": registry,
+            "key": key,
+            "content": content,
+            "history": history,
+            "registries": Registry.objects.all(),
+        },
+    )

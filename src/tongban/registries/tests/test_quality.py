@@ -247,3 +247,27 @@ def test_upload_page_loads_with_a_mapping(registries):
     body = response.content.decode()
     assert "接收 1 行，拒收 1 行" in body and "第 3 行" in body
     assert PersonRecord.objects.get(id_number=pid(40)).source == "户籍系统 2026-11"
+
+
+def test_record_page_shows_values_and_history(registries):
+    from django.test import Client
+
+    from tongban.identity.tests.factories import ROLE, StaffFactory
+    from tongban.identity.tests.test_views import login_staff
+    from tongban.registries.models import RegistryRead
+
+    population, entities = registries
+    access.update(
+        population, PersonRecord.objects.filter(id_number=pid(3)), {"name": "改名"}, source="户籍窗口"
+    )
+    owner = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)], totp=True)
+    other = StaffFactory(roles=[(entities.owner, ROLE.DATA_OFFICER)], totp=True)
+    client = Client()
+    login_staff(client, owner)
+    page = client.get("/staff/registries/population/", {"key": pid(3)}).content.decode()
+    assert "改名" in page and "居民3 → 改名" in page and "户籍窗口" in page and "13900000000" in page
+    outsider = Client()
+    login_staff(outsider, other)
+    page = outsider.get("/staff/registries/population/", {"key": pid(3)}).content.decode()
+    assert "改名" in page and "13900000000" not in page  # restricted: the owner only
+    assert RegistryRead.objects.filter(record_key=pid(3), operation="staff_view").count() == 2
