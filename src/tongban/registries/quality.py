@@ -6,6 +6,7 @@ trends. Works on PostgreSQL and SQLite (the few vendor-specific fragments are ma
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,6 +22,7 @@ from .models import (
     QualityRun,
     Registry,
     RegistryKind,
+    RegistryRecord,
     RuleKind,
 )
 
@@ -28,6 +30,7 @@ TABLES = {
     RegistryKind.POPULATION: (PersonRecord._meta.db_table, "id_number"),
     RegistryKind.LEGAL_ENTITY: (LegalEntityRecord._meta.db_table, "uscc"),
 }
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,59}$")
 NULLABLE = {"birth_date", "effective_from", "established_on", "registered_capital"}
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -82,18 +85,28 @@ def _uscc_invalid(col: str) -> str:
 
 def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
     """(table, WHERE clause over alias t selecting the failing records, parameters)."""
-    if rule.registry.kind not in TABLES:
-        raise RuleError(_("自定义库暂不支持质量规则。"))
-    table, _key = TABLES[rule.registry.kind]
-    known = {f.name for f in FIELDS[rule.registry.kind]}
-    # Field names go into the SQL text: only the registry's own columns are accepted.
-    if (rule.field and rule.field not in known) or not set(rule.params.get("fields", [])) <= known:
+    custom = rule.registry.kind == RegistryKind.CUSTOM
+    table, _key = table_and_key(rule.registry)
+    known = (
+        set(rule.registry.schema.get("properties", {}))
+        if custom
+        else {f.name for f in FIELDS[rule.registry.kind]}
+    )
+    # Field names go into the SQL text: only the registry's own fields, and only plain names, are accepted.
+    named = [rule.field] if rule.field else []
+    named += list(rule.params.get("fields", []))
+    if any(name not in known or not IDENTIFIER.match(name) for name in named):
         raise RuleError(_("规则引用了库中不存在的字段。"))
-    col = f"t.{rule.field}" if rule.field else ""
+    if custom and rule.kind in (RuleKind.BIRTH_MATCHES_ID, RuleKind.LEGAL_REP_ALIVE, RuleKind.RANGE):
+        raise RuleError(_("自定义库不支持此类规则。"))
+    column = _json_field if custom else (lambda name: f"t.{name}")
+    col = column(rule.field) if rule.field else ""
     params: list[Any] = []
     kind = rule.kind
     if kind == RuleKind.COMPLETENESS:
-        where = f"{col} IS NULL" if rule.field in NULLABLE else f"({col} IS NULL OR {col} = '')"
+        where = (
+            f"{col} IS NULL" if rule.field in NULLABLE and not custom else f"({col} IS NULL OR {col} = '')"
+        )
     elif kind == RuleKind.ID_NUMBER:
         where = _id_invalid(col)
     elif kind == RuleKind.USCC:
@@ -134,9 +147,10 @@ def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
         fields = [f for f in rule.params.get("fields", []) if f.isidentifier()]
         if not fields:
             raise RuleError(_("重复规则需要 fields。"))
-        group = ", ".join(fields)
+        group = ", ".join(column(f) for f in fields)
+        scope = f"WHERE t.registry_id = {int(rule.registry_id)} " if custom else ""
         where = (
-            f"({', '.join(f't.{f}' for f in fields)}) IN (SELECT {group} FROM {table} "  # noqa: S608
+            f"({group}) IN (SELECT {group} FROM {table} t {scope}"  # noqa: S608
             f"GROUP BY {group} HAVING count(*) > 1)"
         )
     elif kind == RuleKind.TIMELINESS:
@@ -145,16 +159,30 @@ def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
         params.append(timezone.now() - dt.timedelta(days=days))
     else:
         raise RuleError(_("未知的规则类型。"))
+    if custom:
+        where = f"t.registry_id = {int(rule.registry_id)} AND {where}"
     return table, where, params
+
+
+def table_and_key(registry: Registry) -> tuple[str, str]:
+    if registry.kind == RegistryKind.CUSTOM:
+        return RegistryRecord._meta.db_table, "key"
+    return TABLES[registry.kind]
+
+
+def _json_field(name: str) -> str:
+    """A field of an operator-defined registry's JSON data, as text (``name`` is a checked identifier)."""
+    return f"coalesce(t.data->>'{name}', '')" if _pg() else f"coalesce(json_extract(t.data, '$.{name}'), '')"
 
 
 def run_checks(registry: Registry) -> QualityRun:
     """Check every enabled rule of a registry over all its records; returns the run with its scores."""
-    table, key = TABLES[registry.kind]
+    table, key = table_and_key(registry)
     run = QualityRun.objects.create(registry=registry)
     started = run.started_at
+    scope = f" WHERE registry_id = {int(registry.pk)}" if registry.kind == RegistryKind.CUSTOM else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        cursor.execute(f"SELECT count(*) FROM {table}{scope}")  # noqa: S608
         records = cursor.fetchone()[0]
     results = {}
     for rule in registry.rules.filter(enabled=True):
@@ -193,7 +221,7 @@ def run_checks(registry: Registry) -> QualityRun:
 
 def recheck(issue: QualityIssue) -> bool:
     """Check one issue's record again now; resolve it when the rule holds. True when resolved."""
-    table, key = TABLES[issue.rule.registry.kind]
+    table, key = table_and_key(issue.rule.registry)
     _, where, params = failing_sql(issue.rule)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {table} t WHERE t.{key} = %s AND {where}", [issue.record_key, *params])  # noqa: S608

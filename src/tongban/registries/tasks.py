@@ -8,4 +8,12 @@ def quality_run_all() -> dict[str, float | None]:
     from .models import Registry
     from .quality import run_checks
 
-    return {r.code: run_checks(r).score for r in Registry.objects.exclude(kind="custom") if r.rules.exists()}
+    return {r.code: run_checks(r).score for r in Registry.objects.all() if r.rules.exists()}
+
+
+@shared_task(name="tongban.registries.tasks.quality_run")
+def quality_run(registry_id: int) -> float | None:
+    from .models import Registry
+    from .quality import run_checks
+
+    return run_checks(Registry.objects.get(pk=registry_id)).score

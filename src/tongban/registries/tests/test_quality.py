@@ -271,3 +271,51 @@ def test_record_page_shows_values_and_history(registries):
     page = outsider.get("/staff/registries/population/", {"key": pid(3)}).content.decode()
     assert "改名" in page and "13900000000" not in page  # restricted: the owner only
     assert RegistryRead.objects.filter(record_key=pid(3), operation="staff_view").count() == 2
+
+
+def test_rules_on_an_operator_defined_registry(registries):
+    from tongban.registries.models import RegistryRecord
+
+    population, _ = registries
+    dogs = Registry.objects.create(
+        code="dogs",
+        name="养犬登记库",
+        kind=RegistryKind.CUSTOM,
+        owner=population.owner,
+        key_field="tag",
+        schema={"type": "object", "properties": {"tag": {}, "owner_id": {}, "breed": {}, "colour": {}}},
+    )
+    rows = [
+        ("LJ-1", {"owner_id": pid(1), "breed": "柴犬", "colour": "黄"}),
+        ("LJ-2", {"owner_id": "339902198001010000", "breed": "柴犬", "colour": "黄"}),  # bad check digit
+        ("LJ-3", {"owner_id": pid(2), "breed": "", "colour": "紫"}),  # no breed, colour not in the list
+        ("LJ-4", {"owner_id": pid(1), "breed": "柴犬", "colour": "黄"}),  # same as LJ-1
+    ]
+    RegistryRecord.objects.bulk_create([RegistryRecord(registry=dogs, key=k, data=d) for k, d in rows])
+    for code, kind, field, params in [
+        ("breed", RuleKind.COMPLETENESS, "breed", {}),
+        ("owner-id", RuleKind.ID_NUMBER, "owner_id", {}),
+        ("colour", RuleKind.CODE_LIST, "colour", {"values": ["黄", "黑", "白"]}),
+        ("twins", RuleKind.DUPLICATE, "", {"fields": ["owner_id", "breed", "colour"]}),
+    ]:
+        QualityRule.objects.create(registry=dogs, code=code, name=code, kind=kind, field=field, params=params)
+    run = quality.run_checks(dogs)
+    assert run.records == 4
+    found = {
+        c: set(
+            QualityIssue.objects.filter(rule__registry=dogs, rule__code=c, status="open").values_list(
+                "record_key", flat=True
+            )
+        )
+        for c in ("breed", "owner-id", "colour", "twins")
+    }
+    assert found == {"breed": {"LJ-3"}, "owner-id": {"LJ-2"}, "colour": {"LJ-3"}, "twins": {"LJ-1", "LJ-4"}}
+    with pytest.raises(quality.RuleError):
+        quality.failing_sql(
+            QualityRule(registry=dogs, code="x", name="x", kind=RuleKind.COMPLETENESS, field="weight")
+        )
+    issue = QualityIssue.objects.get(rule__registry=dogs, rule__code="breed")
+    RegistryRecord.objects.filter(registry=dogs, key="LJ-3").update(
+        data={"owner_id": pid(2), "breed": "土狗", "colour": "紫"}
+    )
+    assert quality.recheck(issue)
