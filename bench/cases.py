@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from bench.common import percentile, serve
+from bench.common import client_token, percentile, serve
 
 N_SUBMISSIONS = 4000
 CLIENTS = 32
@@ -59,16 +59,7 @@ def _submissions(base: str, scale: float) -> list[tuple[str, str]]:
         name="bench",
         scopes=["registration.apply"],
     )
-    token = requests.post(
-        f"{base}/o/token/",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client.application.client_id,
-            "client_secret": secret,
-            "scope": "registration.apply",
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = client_token(base, client, secret, "registration.apply")
     applicants = [str(u) for u in User.objects.filter(account_type="public").values_list("uuid", flat=True)]
     rng = random.Random(5)
     answers = _answers(item.published_version.form_schema, rng)

@@ -52,3 +52,18 @@ def serve(*, workers: int, threads: int, env: dict[str, str] | None = None) -> t
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def client_token(base: str, client: object, secret: str, scope: str) -> str:
+    """An access token for a system client (OAuth 2 client credentials) from the server under test."""
+    response = requests.post(
+        f"{base}/o/token/",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client.application.client_id,
+            "client_secret": secret,
+            "scope": scope,
+        },
+        timeout=10,
+    )
+    return response.json()["access_token"]

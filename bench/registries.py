@@ -99,7 +99,7 @@ def _read_by_key(registry, db: str) -> list[tuple[str, str]]:
     """DR API `read` by key over HTTP against gunicorn, at the grown registry size, one client at a time."""
     import requests
 
-    from bench.common import percentile, serve
+    from bench.common import client_token, percentile, serve
     from tongban.identity.models import Department
     from tongban.identity.services import system_client_create
     from tongban.registries.models import PersonRecord
@@ -120,16 +120,7 @@ def _read_by_key(registry, db: str) -> list[tuple[str, str]]:
         keys = list(PersonRecord.objects.order_by("?").values_list("id_number", flat=True)[:2000])
     server, base = serve(workers=2, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
     try:
-        token = requests.post(
-            f"{base}/o/token/",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client.application.client_id,
-                "client_secret": secret,
-                "scope": "registries.read",
-            },
-            timeout=10,
-        ).json()["access_token"]
+        token = client_token(base, client, secret, "registries.read")
         session = requests.Session()
         headers = {"Authorization": f"Bearer {token}", "Information-Mediator-Client": "eGovStack/GOV/1/bench"}
         url = f"{base}/api/registries/data/{registry.code}/{registry.version}/read"

@@ -261,13 +261,7 @@ def case_check(
         data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
         schema, needed = merged.schema, []
         for version in merged.items:
-            item_answers = {
-                item_field: data[merged_field]
-                for merged_field, sources in merged.sources.items()
-                for code, item_field in sources
-                if code == version.item.implementation_code and merged_field in data
-            }
-            needed += materials_needed(version, item_answers)
+            needed += materials_needed(version, _item_answers(merged, data, version))
     elif item is not None:
         version = _locked_published(item)
         _check_applicant_type(version, organisation)
@@ -422,18 +416,20 @@ def _submit_item(
     return case
 
 
+def _item_answers(merged: Any, data: Mapping[str, Any], version: ServiceItemVersion) -> dict[str, Any]:
+    """One included item's own answers, mapped back from the bundle's merged form."""
+    return {
+        item_field: data[merged_field]
+        for merged_field, sources in merged.sources.items()
+        for code, item_field in sources
+        if code == version.item.implementation_code and merged_field in data
+    }
+
+
 def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads, documents=()) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
     data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
-    per_item = {
-        version.pk: {
-            item_field: data[merged_field]
-            for merged_field, sources in merged.sources.items()
-            for code, item_field in sources
-            if code == version.item.implementation_code and merged_field in data
-        }
-        for version in merged.items
-    }
+    per_item = {version.pk: _item_answers(merged, data, version) for version in merged.items}
     # As for one item: answers and the materials still missing from any included item, told together.
     try:
         validate_answers(merged.schema, data)
@@ -555,15 +551,11 @@ def _attach_licences(
     """Materials a licence can stand in for: the applicant's valid licences of those types are recorded
     against the case (免提交), so the staff see verified licences instead of uploads."""
     wanted = {m.licence_type_code for m in version.materials.all() if m.licence_type_code}
-    holders = [organisation.uscc] if organisation is not None else []
-    # An enterprise's applications also use the representative's own licences (e.g. the ID card).
-    if applicant.person is not None:
-        holders.append(applicant.person.id_number)
-    if not wanted or not holders:
+    if not wanted:
         return
-    from tongban.licences.services import held_licences, record_case_uses
+    from tongban.licences.services import applicant_holder_codes, held_licences, record_case_uses
 
-    held = held_licences(holders, wanted)
+    held = held_licences(applicant_holder_codes(applicant, organisation), wanted)
     if held:
         record_case_uses(case, held)
 

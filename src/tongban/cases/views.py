@@ -94,10 +94,10 @@ def _held_licence_codes(request: HttpRequest, what: dict) -> set[str]:
     wanted = (
         {m.licence_type_code for m in version.materials.all() if m.licence_type_code} if version else set()
     )
-    holders = [request.acting_organisation.uscc] if request.acting_organisation else []
-    if getattr(request.user, "person", None) is not None:
-        holders.append(request.user.person.id_number)
-    return set(licence_services.held_licences(holders, wanted)) if wanted and holders else set()
+    if not wanted:
+        return set()
+    holders = licence_services.applicant_holder_codes(request.user, request.acting_organisation)
+    return set(licence_services.held_licences(holders, wanted))
 
 
 def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:

@@ -459,16 +459,18 @@ def key_directory(*, with_statuses: bool = False) -> KeyDirectory:
     return KeyDirectory(keys=keys, exported_at=timezone.now().isoformat(), statuses=statuses)
 
 
+def _registry_status(identifier: str) -> tuple[str, str] | None:
+    """The licence's current status and reason in the registry; None for a licence it does not hold."""
+    row = Licence.objects.filter(identifier=identifier).values_list("status", "status_reason").first()
+    return (row[0], row[1]) if row else None
+
+
 def licence_verify(document: Any, *, by: str = "", request: HttpRequest | None = None) -> Result:
     """Verify a licence file online: signature, seal key validity, and the registry's current status.
     A verification of a known licence is recorded as a use its holder sees."""
     directory = key_directory()
 
-    def status(identifier: str) -> tuple[str, str] | None:
-        row = Licence.objects.filter(identifier=identifier).values_list("status", "status_reason").first()
-        return (row[0], row[1]) if row else None
-
-    result = verify_file(document, directory, today=timezone.localdate(), status=status)
+    result = verify_file(document, directory, today=timezone.localdate(), status=_registry_status)
     identifier = (result.licence or {}).get("identifier")
     licence = Licence.objects.filter(identifier=identifier).first() if identifier else None
     if licence is not None and result.verdict != "tampered":
@@ -585,10 +587,22 @@ def share_open(token: str, *, viewer: str = "") -> LicenceShare:
 # ---- reuse in applications -----------------------------------------------------------------------------
 
 
+def applicant_holder_codes(applicant: User, organisation: Any = None) -> list[str]:
+    """Whose licences an application may use, in order of preference: the organisation applied for, then
+    the applicant's own (an enterprise's application also uses the representative's ID card)."""
+    codes_ = [organisation.uscc] if organisation is not None else []
+    person = getattr(applicant, "person", None)
+    if person is not None:
+        codes_.append(person.id_number)
+    return codes_
+
+
 def held_licences(holder_codes: list[str], type_codes: set[str]) -> dict[str, int]:
     """Licence type code -> id of the newest current valid licence of that type held under one of
     ``holder_codes`` (earlier codes win: an enterprise's own before its representative's). One light
     query: it runs in every submission whose item accepts licences."""
+    if not holder_codes:
+        return {}
     today = timezone.localdate()
     rows = (
         Licence.objects.filter(
@@ -630,8 +644,7 @@ def licences_for_case(case: Any) -> list[tuple[LicenceUse, Result]]:
     today = timezone.localdate()
     uses = LicenceUse.objects.filter(case=case, kind=LicenceUse.CASE_MATERIAL).select_related("licence")
 
-    def status(identifier: str) -> tuple[str, str] | None:
-        row = Licence.objects.filter(identifier=identifier).values_list("status", "status_reason").first()
-        return (row[0], row[1]) if row else None
-
-    return [(use, verify_file(use.licence.document, directory, today=today, status=status)) for use in uses]
+    return [
+        (use, verify_file(use.licence.document, directory, today=today, status=_registry_status))
+        for use in uses
+    ]
