@@ -4,6 +4,8 @@ tongban demo           migrate, load the demo city, print the demo logins, serve
 tongban serve          production server (gunicorn)
 tongban licence verify FILE --directory KEYS.json
                        verify a licence file or QR text offline (export KEYS with licence export-directory)
+tongban audit verify FILE --directory KEYS.json
+                       check an audit receipt, checkpoint or consistency proof offline
 tongban <command>      any Django management command (migrate, createsuperuser, …)
 """
 
@@ -21,6 +23,10 @@ def main(argv: list[str] | None = None) -> None:
         from tongban.licences.offline import main as verify_offline
 
         sys.exit(verify_offline(argv[3:]))
+    if argv[1:3] == ["audit", "verify"]:
+        from tongban.exchange.offline import main as audit_offline
+
+        sys.exit(audit_offline(argv[3:]))
     default_settings = (
         "tongban.settings.demo" if command in {"demo", "demo_totp"} else "tongban.settings.production"
     )

@@ -15,6 +15,9 @@ TONGBAN_BEHIND_PROXY   "1" to trust X-Forwarded-Proto from the reverse proxy.
 TONGBAN_SECURE_SSL_REDIRECT  "0" to let the proxy do the HTTP->HTTPS redirect (default "1").
 TONGBAN_LOG_LEVEL      INFO by default; logs are JSON lines on stderr.
 TONGBAN_LOG_FORMAT     "json" (default) or "text".
+TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the data bureau): its seal signs
+                       the audit log's checkpoints and overdue share requests escalate to it (default sjj).
+TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ INSTALLED_APPS = [
     "tongban.cases",
     "tongban.licences",
     "tongban.registries",
+    "tongban.exchange",
     "tongban.portal",
 ]
 
@@ -202,6 +206,9 @@ CELERY_BEAT_SCHEDULE = {
     "cases-drafts-purge": {"task": "tongban.cases.tasks.drafts_purge", "schedule": 3600.0 * 24},
     "cases-send-notices": {"task": "tongban.cases.tasks.send_notices", "schedule": 5.0},
     "registries-quality": {"task": "tongban.registries.tasks.quality_run_all", "schedule": 3600.0 * 24},
+    # Checkpoints "at least every few seconds" (issue 7): integrate new audit entries and sign.
+    "exchange-checkpoint": {"task": "tongban.exchange.tasks.audit_checkpoint", "schedule": 2.0},
+    "exchange-request-deadlines": {"task": "tongban.exchange.tasks.request_deadlines", "schedule": 3600.0},
 }
 
 # Security: secure by default, relaxed only by the demo and test settings.
@@ -290,3 +297,5 @@ LOGGING = {
 }
 
 TONGBAN_DEMO = False
+TONGBAN_EXCHANGE_OPERATOR = env("TONGBAN_EXCHANGE_OPERATOR", "sjj")
+TONGBAN_AUDIT_ORIGIN = env("TONGBAN_AUDIT_ORIGIN", "tongban.example.gov.cn/exchange")

@@ -1,0 +1,413 @@
+"""The append-only RFC 9162 Merkle audit log of data sharing.
+
+Appending is one INSERT in the caller's transaction: the entry is acknowledged when that transaction
+commits, and it is never rewritten. The leaf index is the row's identity value, so concurrent appends never
+wait on each other. Integration (``log_integrate``, run every couple of seconds by Celery beat) extends the
+tree over the contiguous prefix of committed entries, stores the hashes of complete subtrees of 16, 256,
+4096 … leaves, and signs a checkpoint with the platform's seal. On PostgreSQL a rolled-back append leaves a
+hole in the identity sequence; once it is older than ``GAP_SECONDS`` integration fills it with a ``gap``
+leaf, and a transaction that would still commit into it fails on the primary key instead (it was never
+acknowledged). So the tree only ever grows, and a crash can neither lose an acknowledged entry nor fork it.
+
+Proofs read at most a few dozen rows: every subtree the RFC's algorithms ask for is a stored node or is
+made from at most 15 stored hashes or leaves (``_Store``)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tongban.core import merkle
+from tongban.core.fastinsert import insert
+
+from .models import Checkpoint, LogEntry, LogNode, LogState
+from .verify import CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, RECEIPT_FORMAT, check_checkpoint
+
+STRIDE = 4  # stored node levels: 4, 8, 12, … (1/15 as many rows as leaves)
+KEY_SHIFT = 48
+GAP_SECONDS = 60
+INTEGRATE_BATCH = 200_000
+
+
+class LogError(Exception):
+    pass
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def entry_bytes(kind: str, data: Mapping[str, Any], at: dt.datetime) -> str:
+    """The leaf: canonical JSON (RFC 8785) of the metadata, so anyone can recompute its hash."""
+    return rfc8785.dumps({"kind": kind, "at": at.isoformat(), **data}).decode()
+
+
+def log_append(kind: str, data: Mapping[str, Any]) -> int:
+    """Append one entry in the caller's transaction; returns its leaf index."""
+    now = timezone.now()
+    entry = insert(LogEntry(kind=kind, leaf=entry_bytes(kind, data, now), at=now))
+    return entry.pk - 1
+
+
+def log_append_many(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[int]:
+    """Append a batch in one statement (one durable commit for thousands of entries)."""
+    now = timezone.now()
+    rows = [LogEntry(kind=kind, leaf=entry_bytes(kind, data, now), at=now) for kind, data in items]
+    return [row.pk - 1 for row in LogEntry.objects.bulk_create(rows, batch_size=5000)]
+
+
+def _key(level: int, index: int) -> int:
+    return (level << KEY_SHIFT) + index
+
+
+def _leaf_hash(text: str) -> bytes:
+    return merkle.leaf_hash(text.encode())
+
+
+# ---- reading the tree -------------------------------------------------------------------------------------
+
+
+class _Store:
+    """Subtree hashes for ``core.merkle`` from the stored nodes and leaves, fetched in two queries."""
+
+    def __init__(self) -> None:
+        self.leaves: dict[int, bytes] = {}
+        self.nodes: dict[int, bytes] = {}
+
+    @staticmethod
+    def _parts(start: int, size: int) -> tuple[int, int, int]:
+        """(stored level, first index there, count) the subtree is made from."""
+        k = size.bit_length() - 1
+        level = k - k % STRIDE
+        return level, start >> level, 1 << (k - level)
+
+    def need(self, subtrees: Iterable[tuple[int, int]]) -> None:
+        leaves, nodes = set(), set()
+        for start, size in subtrees:
+            level, first, count = self._parts(start, size)
+            if level == 0:
+                leaves.update(range(first, first + count))
+            else:
+                nodes.update(_key(level, i) for i in range(first, first + count))
+        leaves -= self.leaves.keys()
+        nodes -= self.nodes.keys()
+        if leaves:
+            for pk, text in LogEntry.objects.filter(pk__in=[i + 1 for i in leaves]).values_list("pk", "leaf"):
+                self.leaves[pk - 1] = _leaf_hash(text)
+        if nodes:
+            for key, value in LogNode.objects.filter(key__in=nodes).values_list("key", "hash"):
+                self.nodes[key] = bytes(value)
+
+    def subtree(self, start: int, size: int) -> bytes:
+        level, first, count = self._parts(start, size)
+        try:
+            if level == 0:
+                parts = [self.leaves[i] for i in range(first, first + count)]
+            else:
+                parts = [self.nodes[_key(level, i)] for i in range(first, first + count)]
+        except KeyError:
+            raise LogError(f"the log is missing data for leaves {start}..{start + size - 1}") from None
+        return merkle.root_from_leaves(parts)
+
+
+def _with_store(compute: Any) -> Any:
+    """Run ``compute(subtree)`` twice: once to learn which subtrees it needs, once on fetched data."""
+    wanted: list[tuple[int, int]] = []
+
+    def record(start: int, size: int) -> bytes:
+        wanted.append((start, size))
+        return b"\0" * 32
+
+    compute(record)
+    store = _Store()
+    store.need(wanted)
+    return compute(store.subtree)
+
+
+def tree_size() -> int:
+    state = LogState.objects.filter(pk=1).first()
+    return state.size if state else 0
+
+
+def tree_root(size: int) -> bytes:
+    if size > tree_size():
+        raise LogError("tree size beyond the integrated log")
+    return _with_store(lambda subtree: merkle.root(size, subtree))
+
+
+def inclusion(index: int, size: int) -> list[bytes]:
+    if not 0 <= index < size <= tree_size():
+        raise LogError("leaf index or tree size outside the integrated log")
+    return _with_store(lambda subtree: merkle.inclusion_proof(index, size, subtree))
+
+
+def consistency(old_size: int, new_size: int) -> list[bytes]:
+    if not 0 < old_size <= new_size <= tree_size():
+        raise LogError("tree sizes outside the integrated log")
+    return _with_store(lambda subtree: merkle.consistency_proof(old_size, new_size, subtree))
+
+
+# ---- integration and checkpoints --------------------------------------------------------------------------
+
+
+def _fill_gaps(start: int) -> bool:
+    """Fill holes left by rolled-back appends once they are old enough; True if any was filled."""
+    ids = list(
+        LogEntry.objects.filter(pk__gt=start, at__lt=timezone.now() - dt.timedelta(seconds=GAP_SECONDS))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:INTEGRATE_BATCH]
+    )
+    if not ids:
+        return False
+    present = set(ids)
+    missing = [pk for pk in range(start + 1, ids[-1]) if pk not in present]
+    if not missing:
+        return False
+    now = timezone.now()
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(id=pk, kind="gap", leaf=entry_bytes("gap", {"index": pk - 1}, now), at=now)
+            for pk in missing
+        ],
+        ignore_conflicts=True,  # an append that committed meanwhile keeps its place
+    )
+    return True
+
+
+def log_integrate() -> int:
+    """Extend the tree over newly committed entries; returns the new tree size."""
+    while True:
+        with transaction.atomic(durable=True):
+            state, _ = LogState.objects.select_for_update().get_or_create(pk=1)
+            start = state.size
+            rows = list(
+                LogEntry.objects.filter(pk__gt=start)
+                .order_by("pk")
+                .values_list("pk", "leaf")[:INTEGRATE_BATCH]
+            )
+            count = 0
+            for pk, _text in rows:
+                if pk != start + count + 1:
+                    break
+                count += 1
+            progressed = count > 0
+            if count:
+                _extend(start, [_leaf_hash(text) for _pk, text in rows[:count]])
+                state.size = start + count
+                state.updated_at = timezone.now()
+                state.save(update_fields=["size", "updated_at"])
+            elif rows:
+                progressed = _fill_gaps(start)
+        if not progressed or (count == len(rows) < INTEGRATE_BATCH):
+            return state.size
+
+
+def _extend(start: int, new: list[bytes]) -> None:
+    """Store every complete subtree node the leaves [start, start + len(new)) complete."""
+    block = 1 << STRIDE
+    level, below = 0, dict(enumerate(new, start))  # hashes one stored level down, by index there
+    old_count, count = start, start + len(new)  # complete items one level down, before and after
+    while True:
+        lo, hi = old_count // block, count // block  # parents [lo, hi) are newly complete
+        if lo >= hi:
+            return
+        missing = [i for i in range(lo * block, old_count) if i not in below]
+        if missing:  # the start of a block that was completed by this batch: stored already
+            below.update(_level_hashes(level, missing))
+        level += STRIDE
+        parents = {
+            p: merkle.root_from_leaves([below[i] for i in range(p * block, (p + 1) * block)])
+            for p in range(lo, hi)
+        }
+        LogNode.objects.bulk_create(
+            [LogNode(key=_key(level, p), hash=h) for p, h in parents.items()], batch_size=5000
+        )
+        below, old_count, count = parents, lo, hi
+
+
+def _level_hashes(level: int, indices: list[int]) -> dict[int, bytes]:
+    if level == 0:
+        rows = LogEntry.objects.filter(pk__in=[i + 1 for i in indices]).values_list("pk", "leaf")
+        return {pk - 1: _leaf_hash(text) for pk, text in rows}
+    rows = LogNode.objects.filter(key__in=[_key(level, i) for i in indices]).values_list("key", "hash")
+    return {key - (level << KEY_SHIFT): bytes(h) for key, h in rows}
+
+
+def origin() -> str:
+    return settings.TONGBAN_AUDIT_ORIGIN
+
+
+def checkpoint_note(size: int, root_hash: bytes, signed_at: dt.datetime) -> str:
+    """The signed text, after the C2SP tlog-checkpoint layout: origin, size, root, then the time."""
+    return f"{origin()}\n{size}\n{_b64(root_hash)}\n{signed_at.isoformat()}\n"
+
+
+def _operator_key() -> Any:
+    from tongban.identity.models import Department
+    from tongban.licences.services import _signing_key
+
+    department = Department.objects.filter(code=settings.TONGBAN_EXCHANGE_OPERATOR).first()
+    if department is None:
+        raise LogError(f"no department {settings.TONGBAN_EXCHANGE_OPERATOR!r} to sign checkpoints")
+    return _signing_key(department)
+
+
+def checkpoint_sign() -> Checkpoint | None:
+    """Integrate, then sign a checkpoint if the tree grew since the last one; returns the newest."""
+    from tongban.licences.keystore import key_store
+
+    size = log_integrate()
+    latest = Checkpoint.objects.first()
+    if size == 0 or (latest is not None and latest.tree_size >= size):
+        return latest
+    root_hash = tree_root(size)
+    with transaction.atomic(durable=True):
+        key = _operator_key()  # made on first use: sign after it exists
+        now = timezone.now()
+        note = checkpoint_note(size, root_hash, now)
+        signature = key_store().sign(key.algorithm, bytes(key.private_key), note.encode())
+        checkpoint, _ = Checkpoint.objects.get_or_create(
+            tree_size=size,
+            defaults={
+                "root_hash": root_hash,
+                "signed_at": now,
+                "note": note,
+                "key_id": key.key_id,
+                "algorithm": key.algorithm,
+                "signature": _b64(signature),
+            },
+        )
+    return checkpoint
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "origin": origin(),
+        "tree_size": checkpoint.tree_size,
+        "root_hash": _b64(bytes(checkpoint.root_hash)),
+        "signed_at": checkpoint.signed_at.isoformat(),
+        "note": checkpoint.note,
+        "key_id": checkpoint.key_id,
+        "algorithm": checkpoint.algorithm,
+        "signature": checkpoint.signature,
+    }
+
+
+def latest_checkpoint() -> Checkpoint | None:
+    return Checkpoint.objects.first()
+
+
+def receipt_bundle(index: int, checkpoint: Checkpoint | None = None) -> dict[str, Any]:
+    """Everything an offline verifier needs to show that entry ``index`` is in a signed checkpoint."""
+    checkpoint = checkpoint or latest_checkpoint()
+    if checkpoint is None or index >= checkpoint.tree_size:
+        raise LogError("the entry is not in a signed checkpoint yet; try again in a few seconds")
+    entry = LogEntry.objects.filter(pk=index + 1).values_list("leaf", flat=True).first()
+    if entry is None:
+        raise LogError("no such entry")
+    return {
+        "format": RECEIPT_FORMAT,
+        "index": index,
+        "entry": entry,
+        "proof": [_b64(h) for h in inclusion(index, checkpoint.tree_size)],
+        "checkpoint": checkpoint_json(checkpoint),
+    }
+
+
+def consistency_bundle(old_size: int, new_size: int) -> dict[str, Any]:
+    first = Checkpoint.objects.filter(tree_size=old_size).first()
+    second = Checkpoint.objects.filter(tree_size=new_size).first()
+    if first is None or second is None:
+        raise LogError("both tree sizes must be signed checkpoints")
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "first": checkpoint_json(first),
+        "second": checkpoint_json(second),
+        "proof": [_b64(h) for h in consistency(old_size, new_size)],
+    }
+
+
+# ---- checking the stored log against itself ---------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    checked: int
+    problems: list[str]
+
+
+def log_check(*, chunk: int = 100_000) -> CheckResult:
+    """Recompute every leaf hash, every stored node and every checkpoint's root and signature from the
+    rows: a deleted, altered or inserted row, or a rewritten checkpoint, is reported."""
+    from tongban.licences.services import key_directory
+
+    problems: list[str] = []
+    size = tree_size()
+    level_hashes: list[bytes] = []
+    nodes: dict[int, bytes] = dict(LogNode.objects.values_list("key", "hash"))
+    expected = 1
+    for offset in range(0, size, chunk):
+        rows = list(
+            LogEntry.objects.filter(pk__gt=offset, pk__lte=min(offset + chunk, size))
+            .order_by("pk")
+            .values_list("pk", "leaf")
+        )
+        for pk, text in rows:
+            if pk != expected:
+                problems.append(f"entries {expected - 1}..{pk - 2} are missing")
+                expected = pk
+            level_hashes.append(_leaf_hash(text))
+            expected += 1
+    if expected - 1 < size:
+        problems.append(f"entries {expected - 1}..{size - 1} are missing")
+    levels = {0: level_hashes}
+    if len(level_hashes) == size:
+        # Every stored node must equal the hash recomputed from the leaves.
+        level, current = 0, level_hashes
+        while len(current) >= 1 << STRIDE:
+            block = 1 << STRIDE
+            parents = [
+                merkle.root_from_leaves(current[i : i + block])
+                for i in range(0, len(current) - block + 1, block)
+            ]
+            level += STRIDE
+            for p, value in enumerate(parents):
+                stored = nodes.get(_key(level, p))
+                if stored is None or bytes(stored) != value:
+                    problems.append(f"stored node level {level} index {p} does not match the leaves")
+                    break
+            current = levels[level] = parents
+    subtree = _levels_subtree(levels) if len(level_hashes) == size else None
+    directory = key_directory()
+    for checkpoint in Checkpoint.objects.order_by("tree_size"):
+        verdict = check_checkpoint(checkpoint_json(checkpoint), directory)
+        if verdict:
+            problems.append(f"checkpoint {checkpoint.tree_size}: {verdict}")
+        elif checkpoint.tree_size > size:
+            problems.append(f"checkpoint {checkpoint.tree_size} is beyond the tree ({size})")
+        elif subtree and merkle.root(checkpoint.tree_size, subtree) != bytes(checkpoint.root_hash):
+            problems.append(f"checkpoint {checkpoint.tree_size}: the entries no longer give its root hash")
+    return CheckResult(ok=not problems, checked=size, problems=problems)
+
+
+def _levels_subtree(levels: dict[int, list[bytes]]) -> merkle.Subtree:
+    def subtree(start: int, size: int) -> bytes:
+        level, first, count = _Store._parts(start, size)
+        return merkle.root_from_leaves(levels[level][first : first + count])
+
+    return subtree
+
+
+def request_hash(value: Any) -> str:
+    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()

@@ -1,0 +1,14 @@
+"""Celery tasks: thin wrappers around the exchange services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import auditlog
+
+
+@shared_task(ignore_result=True)
+def audit_checkpoint() -> int:
+    """Integrate newly committed audit entries and sign a checkpoint; returns the tree size."""
+    checkpoint = auditlog.checkpoint_sign()
+    return checkpoint.tree_size if checkpoint else 0
