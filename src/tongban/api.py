@@ -6,6 +6,7 @@ from tongban.cases.api import router as cases_registration_router
 from tongban.catalog.api import govstack as registration_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as core_router
+from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as identity_router
 from tongban.licences.api import router as licences_router
 from tongban.registries.api import router as registries_router
@@ -25,3 +26,5 @@ api.add_router("/registration", cases_registration_router)
 api.add_router("/licences", licences_router)
 # GovStack Digital Registries BB (data and database endpoints).
 api.add_router("/registries", registries_router)
+# Data sharing: catalogue, gateway, audit log proofs.
+api.add_router("/exchange", exchange_router)

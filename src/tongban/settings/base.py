@@ -250,6 +250,7 @@ OAUTH2_PROVIDER_SCOPES = {
     "registration.read": _("查看本部门的办件和统计"),
     "registries.read": _("查询基础库（GovStack Digital Registries）"),
     "registries.write": _("写入本部门主管的基础库"),
+    "exchange.read": _("按共享授权调用信息资源，查询审计证明"),
 }
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

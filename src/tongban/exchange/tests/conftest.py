@@ -14,3 +14,12 @@ def _log_starts_at_zero(request):
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE exchange_logentry ALTER COLUMN id RESTART WITH 1")
     yield
+
+
+@pytest.fixture
+def calendar(db, django_capture_on_commit_callbacks):
+    from tongban.core.services import calendar_seed_official, calendar_year_provisional
+
+    with django_capture_on_commit_callbacks(execute=True):
+        years = calendar_seed_official()
+        calendar_year_provisional(acting_user=None, year=max(years) + 1)

@@ -1,0 +1,299 @@
+"""The sharing gateway: one place where another department's system reads a resource. Each call checks the
+grant (unconditional resources need none), returns only granted fields, masks them by sensitivity grade,
+counts against the grant's rate, records a data-tracker row per person read, appends one entry to the
+Merkle audit log and answers with a receipt. Refused calls are logged too, with their error code."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import rfc8785
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tongban.core.fastinsert import insert
+from tongban.core.throttle import throttle_hit
+from tongban.identity.models import SystemClient
+from tongban.registries import access
+
+from . import auditlog
+from .models import Checkpoint, DataAccess, Grant, Resource, Sensitivity, ShareType
+
+MAX_RECORDS = 100
+RESOURCE_CACHE_SECONDS = 5.0
+UNCONDITIONAL_RATE = 6000  # per minute and client, for resources anyone in government may read
+
+
+class GatewayError(Exception):
+    """A refused call: the documented error code, HTTP status and message."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+@dataclass(frozen=True)
+class _Resource:
+    pk: int
+    code: str
+    share_type: str
+    registry: Any
+    area_field: str
+    fields: dict[str, int]  # name -> sensitivity, in catalogue order
+    active: bool
+
+
+_cache: dict[str, tuple[float, _Resource | None]] = {}
+_lock = threading.Lock()
+
+
+def _resource(code: str) -> _Resource | None:
+    """Catalogue entries change rarely and are read on every call: each process keeps them 5 seconds."""
+    hit = _cache.get(code)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < RESOURCE_CACHE_SECONDS:
+        return hit[1]
+    row = Resource.objects.select_related("registry").prefetch_related("fields").filter(code=code).first()
+    value = None
+    if row is not None:
+        value = _Resource(
+            pk=row.pk,
+            code=row.code,
+            share_type=row.share_type,
+            registry=row.registry,
+            area_field=row.area_field,
+            fields={f.name: f.sensitivity for f in row.fields.all()},
+            active=row.is_active,
+        )
+    with _lock:
+        if len(_cache) > 1000:
+            _cache.clear()
+        _cache[code] = (now, value)
+    return value
+
+
+def mask(value: Any, grade: int) -> Any:
+    """Grade 3: keep the first and last quarter; grade 4: nothing but the length is shown."""
+    if value in (None, "") or grade < Sensitivity.SENSITIVE:
+        return value
+    text = str(value)
+    if grade >= Sensitivity.SECRET:
+        return "*" * min(len(text), 8)
+    keep = len(text) // 4
+    if keep == 0:
+        return "*" * len(text)
+    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+
+
+@dataclass
+class Call:
+    client: SystemClient
+    resource_code: str
+    key: str | None = None
+    filters: Mapping[str, Any] | None = None
+    fields: list[str] | None = None
+    purpose: str = ""
+    mediator: str = ""
+    at: Any = field(default_factory=timezone.now)
+
+    def request_value(self) -> dict[str, Any]:
+        return {
+            "client": self.client.application.client_id,
+            "resource": self.resource_code,
+            "key": self.key,
+            "filter": dict(self.filters or {}),
+            "fields": self.fields,
+            "purpose": self.purpose,
+            "at": self.at.isoformat(),
+        }
+
+
+def _grant(call: Call, resource: _Resource) -> Grant | None:
+    """The consumer's grant in force, or the precise refusal."""
+    if resource.share_type == ShareType.UNCONDITIONAL:
+        return None
+    grants = list(
+        Grant.objects.filter(resource_id=resource.pk, consumer_id=call.client.department_id).order_by(
+            "-created_at"
+        )[:5]
+    )
+    now = call.at
+    for grant in grants:
+        if grant.active(now):
+            return grant
+    if any(g.revoked_at is not None for g in grants):
+        raise GatewayError("grant_revoked", 403, "the grant for this resource has been revoked")
+    if grants:
+        raise GatewayError(
+            "grant_expired", 403, "the grant for this resource has expired or is not yet valid"
+        )
+    raise GatewayError("no_grant", 403, "no grant for this resource: file a share request first")
+
+
+def _in_scope(area: str, scope: list[str]) -> bool:
+    # A scope of area codes covers each area and everything below it (339900 covers 339902 …).
+    return not scope or any(area.startswith(code.rstrip("0") or code) for code in scope)
+
+
+def query(call: Call) -> dict[str, Any]:
+    """Run one call; returns the response body with its receipt. Raises GatewayError after logging."""
+    resource = _resource(call.resource_code)
+    try:
+        if resource is None or not resource.active:
+            raise GatewayError("unknown_resource", 404, "no such resource in the catalogue")
+        if call.client.department_id is None:
+            raise GatewayError("no_grant", 403, "the client belongs to no department")
+        grant = _grant(call, resource)
+        allowed = (
+            list(resource.fields) if grant is None else [f for f in resource.fields if f in grant.fields]
+        )
+        wanted = call.fields or allowed
+        refused = [f for f in wanted if f not in allowed]
+        if refused:
+            raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
+        rate = UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
+        if not throttle_hit(f"gw:{call.client.pk}:{resource.pk}", limit=rate, window_seconds=60):
+            raise GatewayError("rate_limited", 429, f"over the granted rate of {rate} calls per minute")
+        records = _read(call, resource, grant)
+        clear = set(grant.clear_fields) if grant is not None else set()
+        out = [
+            {
+                name: (value if name in clear else mask(value, resource.fields[name]))
+                for name, value in data.items()
+                if name in wanted
+            }
+            for data, _subject, _area in records
+        ]
+    except GatewayError as exc:
+        _record(call, resource, None, [], status=exc.status, error=exc.code)
+        raise
+    body = {"resource": resource.code, "count": len(out), "records": out}
+    receipt = _record(call, resource, grant, records, status=200, response=out, fields=wanted)
+    body["receipt"] = receipt
+    return body
+
+
+def _read(call: Call, resource: _Resource, grant: Grant | None) -> list[tuple[dict[str, Any], str, str]]:
+    registry = resource.registry
+    scope = grant.scope_areas if grant is not None else []
+    try:
+        if call.key is not None:
+            record = access.by_key(registry, call.key)
+            rows = [record] if record is not None else []
+        else:
+            rows = list(
+                access.matching(registry, call.filters or {})[: MAX_RECORDS * 4 if scope else MAX_RECORDS]
+            )
+    except access.AccessError as exc:
+        raise GatewayError("bad_query", 400, exc.message) from None
+    out = []
+    for row in rows:
+        data = access.as_dict(registry, row, full=True)
+        area = str(data.get(resource.area_field) or "") if resource.area_field else ""
+        if scope and not _in_scope(area, scope):
+            if call.key is not None:
+                raise GatewayError("outside_scope", 403, "the record is outside the grant's scope")
+            continue
+        out.append((data, access.subject_of(registry, row), area))
+        if len(out) == MAX_RECORDS:
+            break
+    if call.key is not None and not out:
+        raise GatewayError("not_found", 404, "no record with this key")
+    return out
+
+
+def _record(
+    call: Call,
+    resource: _Resource | None,
+    grant: Grant | None,
+    records: list[tuple[dict[str, Any], str, str]],
+    *,
+    status: int,
+    error: str = "",
+    response: Any = None,
+    fields: list[str] | None = None,
+) -> dict[str, Any]:
+    """Log the call (Merkle entry, data-tracker rows) in one transaction, and make its receipt."""
+    request_hash = _digest(call.request_value())
+    response_hash = _digest(response) if response is not None else None
+    entry = {
+        "client": call.client.application.client_id,
+        "consumer": call.client.department.code if call.client.department_id else "",
+        "mediator": call.mediator,
+        "resource": call.resource_code,
+        "grant": grant.pk if grant is not None else None,
+        "status": status,
+        "error": error or None,
+        "records": len(records),
+        "request": request_hash,
+        "response": response_hash,
+    }
+    with transaction.atomic():
+        index = auditlog.log_append("gateway", entry)
+        subjects = [(s, a) for _d, s, a in records if s]
+        if subjects and resource is not None:
+            for subject, _area in subjects:
+                insert(
+                    DataAccess(
+                        subject=subject,
+                        resource_id=resource.pk,
+                        consumer_id=call.client.department_id,
+                        grant=grant,
+                        purpose=(call.purpose or (grant.purpose if grant else ""))[:300],
+                        fields=fields or [],
+                        log_index=index,
+                        at=call.at,
+                    )
+                )
+    checkpoint = Checkpoint.objects.only("tree_size", "root_hash", "signed_at").first()
+    return {
+        "request_hash": request_hash,
+        "response_hash": response_hash,
+        "log_index": index,
+        "checkpoint": (
+            {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": auditlog._b64(bytes(checkpoint.root_hash)),
+                "signed_at": checkpoint.signed_at.isoformat(),
+            }
+            if checkpoint is not None
+            else None
+        ),
+        "proof": f"/api/exchange/audit/receipts/{index}",
+    }
+
+
+def log_refused_token(*, token_hint: str, path: str, mediator: str) -> None:
+    """A call with a missing, forged or expired token: logged, with a hash of the token, never the token."""
+    with transaction.atomic():
+        auditlog.log_append(
+            "gateway",
+            {
+                "client": None,
+                "status": 401,
+                "error": "bad_token",
+                "token": token_hint,
+                "path": path[:200],
+                "mediator": mediator,
+            },
+        )
+
+
+def tracker_for(subjects: list[str]) -> Any:
+    """The data tracker: reads of these subjects' data, without those held back for now (covert purposes)."""
+    today = timezone.localdate()
+    return (
+        DataAccess.objects.filter(subject__in=subjects)
+        .filter(Q(grant__isnull=True) | Q(grant__hold_until__isnull=True) | Q(grant__hold_until__lte=today))
+        .select_related("resource", "consumer")
+    )

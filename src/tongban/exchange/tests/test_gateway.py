@@ -1,0 +1,224 @@
+"""The gateway through HTTP: grants enforced on every call, field filtering, masking, scope, rate limits,
+receipts that verify against a signed checkpoint, every refusal logged; and the data tracker rows."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tongban.cases.tests.test_api import token
+from tongban.core import codes
+from tongban.exchange import auditlog, gateway, services
+from tongban.exchange.models import DataAccess, Grant, LogEntry, ShareType
+from tongban.exchange.verify import check_receipt
+from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
+from tongban.licences.services import key_directory
+from tongban.registries import loader
+from tongban.registries.models import Registry, RegistryKind
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/exchange"
+FIELDS = [
+    ("id_number", "公民身份号码", 3),
+    ("name", "姓名", 2),
+    ("phone", "联系电话", 4),
+    ("area_code", "户籍地", 1),
+]
+
+
+def number(n, area="339902"):
+    return codes.make_resident_id(area, dt.date(1985, 5, 5) + dt.timedelta(days=n), n + 1)
+
+
+@pytest.fixture
+def world(settings, calendar):
+    gateway._cache.clear()
+    operator = DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
+    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")
+    district = DepartmentFactory(
+        code="jc-mzj", name="江城区民政局", area=AreaFactory(code="339903", name="东湖区")
+    )
+    registry = Registry.objects.create(
+        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
+    )
+    rows = [
+        {
+            "id_number": number(i, "339902" if i < 3 else "339903"),
+            "name": f"居民{i}",
+            "phone": f"1390000000{i}",
+            "area_code": "339902" if i < 3 else "339903",
+        }
+        for i in range(5)
+    ]
+    loader.load(registry, rows, source="seed", batch_size=10)
+    conditional = services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-basic",
+        name="人口基本信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=FIELDS,
+        legal_basis="《居民身份证法》",
+        area_field="area_code",
+    )
+    open_one = services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-names",
+        name="人口姓名",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[("id_number", "公民身份号码", 3), ("name", "姓名", 2)],
+    )
+    return {
+        "operator": operator,
+        "police": police,
+        "health": health,
+        "district": district,
+        "conditional": conditional,
+        "open": open_one,
+        "health_token": token(health, "exchange.read"),
+        "district_token": token(district, "exchange.read"),
+    }
+
+
+def grant_for(world, consumer, fields, **extra):
+    request = services.share_request_submit(
+        acting_user=None,
+        resource=world["conditional"],
+        consumer=consumer,
+        purpose="出生医学证明办理",
+        legal_basis="《母婴保健法》",
+        fields=fields,
+        **{k: v for k, v in extra.items() if k in {"scope_areas", "rate_per_minute"}},
+    )
+    answered = services.share_request_answer(
+        acting_user=None, share_request=request, approve=True, clear_fields=extra.get("clear_fields", ())
+    )
+    return answered.grant
+
+
+def get(path, headers, **params):
+    return Client().get(f"{BASE}{path}", params, **headers)
+
+
+def test_without_a_grant_refused_and_logged(world):
+    response = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert response.status_code == 403 and response.json()["code"] == "no_grant"
+    entry = json.loads(LogEntry.objects.last().leaf)
+    assert entry["kind"] == "gateway" and entry["error"] == "no_grant" and entry["status"] == 403
+    assert not DataAccess.objects.exists()
+
+
+def test_unconditional_resource_needs_no_request_and_masks_by_grade(world):
+    response = get(f"/gateway/person-names/records/{number(1)}", world["health_token"])
+    assert response.status_code == 200, response.content
+    record = response.json()["records"][0]
+    assert set(record) == {"id_number", "name"} and record["name"] == "居民1"
+    assert (
+        record["id_number"] != number(1)
+        and record["id_number"][:4] == number(1)[:4]
+        and "*" in record["id_number"]
+    )
+
+
+def test_grant_fields_masking_and_clear_fields(world):
+    grant_for(world, world["health"], ["id_number", "name", "phone"], clear_fields=["id_number"])
+    ok = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"], purpose="新生儿落户")
+    assert ok.status_code == 200, ok.content
+    record = ok.json()["records"][0]
+    assert record == {"id_number": number(1), "name": "居民1", "phone": "********"}  # grade 4 masked
+    narrowed = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"], fields="name")
+    assert narrowed.json()["records"] == [{"name": "居民1"}]
+    refused = get(
+        f"/gateway/person-basic/records/{number(1)}", world["health_token"], fields="name,area_code"
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "fields_not_granted"
+    access = DataAccess.objects.filter(subject=number(1)).last()  # the oldest: the first call
+    assert (
+        access.consumer == world["health"] and access.purpose == "新生儿落户" and access.log_index is not None
+    )
+
+
+def test_scope_limits_records_for_key_and_filter(world):
+    grant_for(world, world["health"], ["id_number", "name", "area_code"], scope_areas=["339902"])
+    inside = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert inside.status_code == 200
+    outside = get(f"/gateway/person-basic/records/{number(4, '339903')}", world["health_token"])
+    assert outside.status_code == 403 and outside.json()["code"] == "outside_scope"
+    found = Client().post(
+        f"{BASE}/gateway/person-basic/query",
+        json.dumps({"filter": {"sex": ""}}),
+        content_type="application/json",
+        **world["health_token"],
+    )
+    assert found.status_code == 200, found.content
+    assert {r["area_code"] for r in found.json()["records"]} == {"339902"} and found.json()["count"] == 3
+
+
+def test_expired_and_revoked_grants_are_refused(world):
+    grant = grant_for(world, world["health"], ["name"])
+    assert get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code == 200
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    expired = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert expired.status_code == 403 and expired.json()["code"] == "grant_expired"
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() + dt.timedelta(days=1))
+    services.grant_revoke(acting_user=None, grant=grant, reason="用途已完成")
+    revoked = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert revoked.status_code == 403 and revoked.json()["code"] == "grant_revoked"
+    kinds = [
+        json.loads(t).get("error") or json.loads(t).get("action")
+        for t in LogEntry.objects.values_list("leaf", flat=True)
+    ]
+    assert {"grant", "revoke", "grant_expired", "grant_revoked"} <= set(kinds)
+
+
+def test_rate_limit(world):
+    grant_for(world, world["health"], ["name"], rate_per_minute=2)
+    codes_seen = [
+        get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code for _ in range(3)
+    ]
+    assert codes_seen == [200, 200, 429]
+
+
+def test_forged_token_refused_and_logged(world):
+    forged = {**world["health_token"], "HTTP_AUTHORIZATION": "Bearer forged-token"}
+    assert get(f"/gateway/person-basic/records/{number(1)}", forged).status_code == 401
+    entry = json.loads(LogEntry.objects.last().leaf)
+    assert entry["error"] == "bad_token" and entry["token"] and "forged" not in LogEntry.objects.last().leaf
+    wrong_scope = token(world["health"], "registries.read")
+    assert get(f"/gateway/person-basic/records/{number(1)}", wrong_scope).status_code == 401
+
+
+def test_receipt_verifies_offline_against_a_signed_checkpoint(world):
+    grant_for(world, world["health"], ["name"])
+    body = get(f"/gateway/person-basic/records/{number(2)}", world["health_token"]).json()
+    receipt = body["receipt"]
+    auditlog.checkpoint_sign()
+    bundle = get(receipt["proof"].removeprefix(BASE), world["health_token"]).json()
+    assert check_receipt(bundle, key_directory()) == ""
+    entry = json.loads(bundle["entry"])
+    assert entry["request"] == receipt["request_hash"] and entry["response"] == receipt["response_hash"]
+    assert entry["response"] == auditlog.request_hash(body["records"])  # the client can recompute it
+    assert get("/audit/checkpoint", {}).json()["tree_size"] == bundle["checkpoint"]["tree_size"]
+
+
+def test_data_tracker_holds_back_covert_reads_until_release(world):
+    grant = grant_for(world, world["health"], ["name"])
+    get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert gateway.tracker_for([number(1)]).count() == 1
+    services.grant_hold(
+        acting_user=None,
+        grant=grant,
+        hold_until=timezone.localdate() + dt.timedelta(days=30),
+        reason="案件侦查",
+    )
+    assert gateway.tracker_for([number(1)]).count() == 0
+    with pytest.raises(services.ExchangeError):
+        services.grant_hold(
+            acting_user=None, grant=grant, hold_until=timezone.localdate() + dt.timedelta(days=30), reason=""
+        )
+    services.grant_hold(acting_user=None, grant=grant, hold_until=None, reason="")
+    assert gateway.tracker_for([number(1)]).count() == 1
