@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("tongban.cases.urls")),
     path("", include("tongban.licences.urls")),
     path("", include("tongban.registries.urls")),
+    path("", include("tongban.exchange.urls")),
     path("services/", include("tongban.catalog.urls")),
     path("staff/catalogue/", include("tongban.catalog.staff_urls")),
     path("o/", include((oidc_patterns, "oauth2_provider"), namespace="oauth2_provider")),

@@ -121,7 +121,7 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
     """Look a record up by key: its current values (restricted fields for the owner only) and its full
     change history. Every look-up is logged like an API read, for the person's data-usage record."""
     from . import access
-    from .models import RecordChange, RegistryRead
+    from .models import RecordChange
 
     registry = get_object_or_404(Registry.objects.select_related("owner"), code=code)
     key = request.GET.get("key", "").strip()[:120]
@@ -129,15 +129,7 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
     owner = staff_has_perm(request.user, Perm.DATA_VIEW, registry.owner)
     content = access.as_dict(registry, record, full=owner) if record is not None else None
     if record is not None:
-        RegistryRead.objects.create(
-            registry=registry,
-            record_key=key,
-            subject=access.subject_of(registry, record),
-            reader_department=next(iter(departments_where(request.user, Perm.DATA_VIEW)), None),
-            mediator=f"staff:{request.user.username}"[:300],
-            operation="staff_view",
-            fields=list(content),
-        )
+        _log_staff_read(request, registry, record, key, content)
     history = RecordChange.objects.filter(registry=registry, key=key).order_by("-at")[:50] if key else []
     return render(
         request,
@@ -164,3 +156,40 @@ def run_now(request: HttpRequest, code: str) -> HttpResponse:
     quality_run.delay(registry.pk)
     messages.success(request, _("已开始检查“%(r)s”，完成后得分会更新。") % {"r": registry.name})
     return redirect("registries:dashboard")
+
+
+def _log_staff_read(
+    request: HttpRequest, registry: Registry, record: object, key: str, content: dict
+) -> None:
+    """The person's data-usage record and the Merkle audit log get the read together (no personal data in
+    the log: the key is hashed)."""
+    import hashlib
+
+    from django.db import transaction
+
+    from tongban.exchange import auditlog
+
+    from . import access
+    from .models import RegistryRead
+
+    department = next(iter(departments_where(request.user, Perm.DATA_VIEW)), None)
+    with transaction.atomic():
+        RegistryRead.objects.create(
+            registry=registry,
+            record_key=key,
+            subject=access.subject_of(registry, record),
+            reader_department=department,
+            mediator=f"staff:{request.user.username}"[:300],
+            operation="staff_view",
+            fields=list(content),
+        )
+        auditlog.log_append(
+            "staff_read",
+            {
+                "registry": registry.code,
+                "key": hashlib.sha256(key.encode()).hexdigest(),
+                "staff": request.user.pk,
+                "department": department.code if department else None,
+                "fields": list(content),
+            },
+        )

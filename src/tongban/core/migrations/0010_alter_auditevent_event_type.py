@@ -4,15 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0009_alter_auditevent_event_type'),
+        ("core", "0009_alter_auditevent_event_type"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.CharField(choices=[('login', '登录'), ('login_failed', '登录失败'), ('logout', '退出登录'), ('locked_out', '账号锁定'), ('second_factor_failed', '动态口令错误'), ('second_factor_enrolled', '绑定动态口令'), ('registered', '注册账号'), ('password_changed', '修改密码'), ('password_reset_requested', '申请重置密码'), ('password_reset', '重置密码'), ('role_granted', '授予角色'), ('role_revoked', '撤销角色'), ('org_registered', '登记组织'), ('agent_granted', '授权经办人'), ('agent_revoked', '撤销经办人'), ('acting_switched', '切换办事身份'), ('oidc_consent', '单点登录授权'), ('client_created', '创建系统接入客户端'), ('permission_denied', '越权访问被拒绝'), ('person_verified', '核验公民身份'), ('catalog_changed', '事项目录变更'), ('calendar_changed', '工作日历变更'), ('case_submitted', '提交办件'), ('case_action', '办件操作'), ('document_read', '查阅申请材料'), ('govstack_call', 'GovStack 接口调用'), ('seal_key_changed', '印章密钥变更'), ('licence_issued', '签发电子证照'), ('licence_changed', '电子证照状态变更'), ('licence_shared', '分享电子证照'), ('data_sharing', '数据共享'), ('registry_read', '查阅基础库')], db_index=True, max_length=40, verbose_name='事件'),
+            model_name="auditevent",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("login", "登录"),
+                    ("login_failed", "登录失败"),
+                    ("logout", "退出登录"),
+                    ("locked_out", "账号锁定"),
+                    ("second_factor_failed", "动态口令错误"),
+                    ("second_factor_enrolled", "绑定动态口令"),
+                    ("registered", "注册账号"),
+                    ("password_changed", "修改密码"),
+                    ("password_reset_requested", "申请重置密码"),
+                    ("password_reset", "重置密码"),
+                    ("role_granted", "授予角色"),
+                    ("role_revoked", "撤销角色"),
+                    ("org_registered", "登记组织"),
+                    ("agent_granted", "授权经办人"),
+                    ("agent_revoked", "撤销经办人"),
+                    ("acting_switched", "切换办事身份"),
+                    ("oidc_consent", "单点登录授权"),
+                    ("client_created", "创建系统接入客户端"),
+                    ("permission_denied", "越权访问被拒绝"),
+                    ("person_verified", "核验公民身份"),
+                    ("catalog_changed", "事项目录变更"),
+                    ("calendar_changed", "工作日历变更"),
+                    ("case_submitted", "提交办件"),
+                    ("case_action", "办件操作"),
+                    ("document_read", "查阅申请材料"),
+                    ("govstack_call", "GovStack 接口调用"),
+                    ("seal_key_changed", "印章密钥变更"),
+                    ("licence_issued", "签发电子证照"),
+                    ("licence_changed", "电子证照状态变更"),
+                    ("licence_shared", "分享电子证照"),
+                    ("data_sharing", "数据共享"),
+                    ("registry_read", "查阅基础库"),
+                ],
+                db_index=True,
+                max_length=40,
+                verbose_name="事件",
+            ),
         ),
     ]

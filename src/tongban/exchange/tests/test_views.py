@@ -1,0 +1,173 @@
+"""The pages: catalogue search, a request filed by the consumer's data officer and answered by the
+provider's, refusal needs reasons, grants revoked from the page, the data bureau's hold-back, the audit
+page, and the citizen's data tracker."""
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tongban.exchange import gateway, services
+from tongban.exchange.models import Grant, RequestStatus, ShareRequest, ShareType
+from tongban.exchange.tests.test_gateway import FIELDS, number
+from tongban.identity.constants import StaffRoleName
+from tongban.identity.tests.factories import DepartmentFactory, PersonFactory, StaffFactory, UserFactory
+from tongban.identity.tests.test_views import login_staff
+from tongban.registries import loader
+from tongban.registries.models import Registry, RegistryKind
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def city(settings, calendar):
+    gateway._cache.clear()
+    operator = DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
+    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")
+    registry = Registry.objects.create(
+        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
+    )
+    person = PersonFactory(id_number=number(1), name="居民1")
+    loader.load(registry, [{"id_number": number(1), "name": "居民1", "area_code": "339902"}], source="seed")
+    resource = services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-basic",
+        name="人口基本信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=FIELDS,
+        legal_basis="《居民身份证法》",
+        theme="社会保障",
+    )
+
+    def officer(department):
+        user = StaffFactory(roles=[(department, StaffRoleName.DATA_OFFICER)], totp=True)
+        client = Client()
+        login_staff(client, user)
+        return client
+
+    return {
+        "operator": operator,
+        "police": police,
+        "health": health,
+        "resource": resource,
+        "person": person,
+        "police_officer": officer(police),
+        "health_officer": officer(health),
+        "bureau": officer(operator),
+    }
+
+
+def test_catalogue_search_and_filters(city):
+    page = city["health_officer"].get("/staff/exchange/", {"q": "人口"})
+    assert page.status_code == 200 and "人口基本信息" in page.content.decode()
+    assert (
+        "人口基本信息"
+        not in city["health_officer"].get("/staff/exchange/", {"department": "nope"}).content.decode()
+    )
+    assert (
+        "人口基本信息"
+        in city["health_officer"].get("/staff/exchange/", {"theme": "社会保障"}).content.decode()
+    )
+    assert Client().get("/staff/exchange/").status_code == 302  # staff only
+
+
+def test_request_approve_revoke_through_the_pages(city):
+    url = "/staff/exchange/resources/person-basic/"
+    assert "申请共享" in city["health_officer"].get(url).content.decode()
+    missing = city["health_officer"].post(
+        url, {"consumer": city["health"].pk, "purpose": "出生登记", "fields": ["name"]}
+    )
+    assert missing.status_code == 200 and "请写明依据" in missing.content.decode()
+    filed = city["health_officer"].post(
+        url,
+        {
+            "consumer": city["health"].pk,
+            "purpose": "出生登记",
+            "legal_basis": "《母婴保健法》",
+            "fields": ["name", "phone"],
+        },
+    )
+    share_request = ShareRequest.objects.get()
+    assert filed.status_code == 302 and share_request.due_on > timezone.localdate()
+    detail = f"/staff/exchange/requests/{share_request.number}/"
+    # The consumer cannot answer its own request; the provider refuses only with reasons.
+    city["health_officer"].post(detail, {"action": "approve"})
+    assert ShareRequest.objects.get().status == RequestStatus.PENDING
+    city["police_officer"].post(detail, {"action": "refuse", "reason": ""})
+    assert ShareRequest.objects.get().status == RequestStatus.PENDING
+    assert share_request.number in city["police_officer"].get("/staff/exchange/requests/").content.decode()
+    city["police_officer"].post(detail, {"action": "approve", "fields": ["name"]})
+    grant = Grant.objects.get()
+    assert grant.fields == ["name"] and ShareRequest.objects.get().status == RequestStatus.APPROVED
+    assert "临江市卫生健康委员会" in city["health_officer"].get("/staff/exchange/grants/").content.decode()
+    # The consumer may not revoke; the provider may, with a reason.
+    city["health_officer"].post(f"/staff/exchange/grants/{grant.pk}/", {"action": "revoke", "reason": "x"})
+    assert Grant.objects.get().revoked_at is None
+    city["police_officer"].post(
+        f"/staff/exchange/grants/{grant.pk}/", {"action": "revoke", "reason": "不再需要"}
+    )
+    assert Grant.objects.get().revoked_at is not None
+
+
+def test_overdue_requests_escalate_to_the_data_bureau(city):
+    share_request = services.share_request_submit(
+        acting_user=None,
+        resource=city["resource"],
+        consumer=city["health"],
+        purpose="出生登记",
+        legal_basis="《母婴保健法》",
+        fields=["name"],
+    )
+    assert services.request_deadlines(today=share_request.due_on) == (1, 0)  # reminded on the last day
+    assert services.request_deadlines(today=share_request.due_on + dt.timedelta(days=1)) == (0, 1)
+    assert services.request_deadlines(today=share_request.due_on + dt.timedelta(days=2)) == (0, 0)
+    assert share_request.number in city["bureau"].get("/staff/exchange/requests/").content.decode()
+
+
+def test_hold_back_only_by_the_data_bureau_and_the_citizen_tracker(city):
+    share_request = services.share_request_submit(
+        acting_user=None,
+        resource=city["resource"],
+        consumer=city["health"],
+        purpose="出生登记",
+        legal_basis="《母婴保健法》",
+        fields=["name"],
+    )
+    grant = services.share_request_answer(acting_user=None, share_request=share_request, approve=True).grant
+    from tongban.cases.tests.test_api import token
+
+    headers = token(city["health"], "exchange.read")
+    assert (
+        Client().get(f"/api/exchange/gateway/person-basic/records/{number(1)}", **headers).status_code == 200
+    )
+    citizen = UserFactory(person=city["person"])
+    mine = Client()
+    mine.force_login(citizen)
+    page = mine.get("/my/data-usage/").content.decode()
+    assert "临江市卫生健康委员会" in page and "出生登记" in page
+
+    later = (timezone.localdate() + dt.timedelta(days=60)).isoformat()
+    city["police_officer"].post(
+        f"/staff/exchange/grants/{grant.pk}/", {"action": "hold", "hold_until": later, "reason": "侦查"}
+    )
+    assert Grant.objects.get().hold_until is None  # the provider cannot
+    city["bureau"].post(
+        f"/staff/exchange/grants/{grant.pk}/", {"action": "hold", "hold_until": later, "reason": "侦查"}
+    )
+    assert Grant.objects.get().hold_until.isoformat() == later
+    assert "出生登记" not in mine.get("/my/data-usage/").content.decode()
+
+
+def test_audit_page_and_staff_registry_reads_are_logged(city):
+    from tongban.exchange.models import LogEntry
+
+    before = LogEntry.objects.count()
+    city["police_officer"].get("/staff/registries/population/", {"key": number(1)})
+    entry = LogEntry.objects.order_by("pk").last()
+    assert (
+        LogEntry.objects.count() == before + 1 and entry.kind == "staff_read" and number(1) not in entry.leaf
+    )
+    assert "共享审计日志" in city["bureau"].get("/staff/exchange/audit/").content.decode()
