@@ -16,7 +16,7 @@ TONGBAN_SECURE_SSL_REDIRECT  "0" to let the proxy do the HTTP->HTTPS redirect (d
 TONGBAN_LOG_LEVEL      INFO by default; logs are JSON lines on stderr.
 TONGBAN_LOG_FORMAT     "json" (default) or "text".
 TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the data bureau): its seal signs
-                       the audit log's checkpoints and overdue share requests escalate to it (default sjj).
+                       the audit log's checkpoints and overdue share requests escalate to it (default ljs-sjj).
 TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
 """
 
@@ -298,5 +298,5 @@ LOGGING = {
 }
 
 TONGBAN_DEMO = False
-TONGBAN_EXCHANGE_OPERATOR = env("TONGBAN_EXCHANGE_OPERATOR", "sjj")
+TONGBAN_EXCHANGE_OPERATOR = env("TONGBAN_EXCHANGE_OPERATOR", "ljs-sjj")
 TONGBAN_AUDIT_ORIGIN = env("TONGBAN_AUDIT_ORIGIN", "tongban.example.gov.cn/exchange")

@@ -101,7 +101,7 @@ def test_checkpoint_receipt_and_consistency_verify_offline(operator):
     assert second.tree_size == 45
     directory = key_directory()
     assert check_checkpoint(auditlog.checkpoint_json(second), directory) == ""
-    assert check_checkpoint(auditlog.checkpoint_json(second), directory, operator="sjj") == ""
+    assert check_checkpoint(auditlog.checkpoint_json(second), directory, operator=operator.code) == ""
     receipt = auditlog.receipt_bundle(7)
     assert check_receipt(receipt, directory) == ""
     assert json.loads(receipt["entry"])["n"] == 7
@@ -192,7 +192,7 @@ def test_a_crash_during_integration_changes_nothing(db, monkeypatch):
     )
 
 
-def test_command_line_verifier(operator, tmp_path):
+def test_command_line_verifier(operator, tmp_path, settings):
     _append(10)
     auditlog.checkpoint_sign()
     _append(5, 10)
@@ -212,7 +212,7 @@ def test_command_line_verifier(operator, tmp_path):
         command += ["--directory", str(tmp_path / "keys.json"), *extra]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
-    ok = run("receipt.json", "--operator", "sjj")
+    ok = run("receipt.json", "--operator", settings.TONGBAN_EXCHANGE_OPERATOR)
     assert ok.returncode == 0 and "有效 (receipt)" in ok.stdout and "市数据局" not in ok.stderr, ok.stderr
     assert run("consistency.json").returncode == 0
     bad = run("forged.json")

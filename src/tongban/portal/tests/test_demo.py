@@ -88,3 +88,11 @@ def test_demo_load_command_is_idempotent(capsys):
     assert all(result["failed"] > 0 for code, result in run.results.items() if code != "birth-range"), [
         c for c, r in run.results.items() if not r["failed"]
     ]
+    # Data sharing: the catalogue, every request state, gateway reads in the log under a valid checkpoint.
+    from tongban.exchange import auditlog
+    from tongban.exchange.models import DataAccess, Resource, ShareRequest
+
+    assert Resource.objects.count() == 4
+    assert set(ShareRequest.objects.values_list("status", flat=True)) == {"approved", "refused", "pending"}
+    assert DataAccess.objects.exists() and auditlog.log_check().ok
+    assert auditlog.latest_checkpoint().tree_size == auditlog.tree_size()

@@ -11,6 +11,7 @@ from tongban.cases.demo import build_demo_cases
 from tongban.catalog.demo import catalogue as demo_catalogue
 from tongban.catalog.transfer import import_catalogue
 from tongban.core.services import calendar_seed_official, calendar_year_provisional
+from tongban.exchange.demo import build_demo_exchange
 from tongban.identity.demo import DEMO_PASSWORD, DemoLogins, build_demo_city
 from tongban.identity.models import Department
 from tongban.licences.demo import build_demo_licences
@@ -40,6 +41,11 @@ class Command(BaseCommand):
             population, _entities = build_demo_registries()
             self.stdout.write(
                 f"基础库：人口库 {population.runs.first().records} 条，质量得分 {population.runs.first().score}。"
+            )
+            client_id, secret = build_demo_exchange()
+            self.stdout.write(
+                f"数据共享：4 项资源、3 件共享申请；卫健委接入系统 client_id={client_id} client_secret={secret}"
+                "（scope exchange.read）。"
             )
             cases = build_demo_cases()
             self.stdout.write(f"演示办件：{len(cases)} 件，覆盖各种状态。")
