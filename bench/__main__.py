@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["codes", "catalogue", "cases", "licences", "registries"]
+BENCHMARKS = ["codes", "catalogue", "cases", "licences", "registries", "exchange"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,273 @@
+"""Data sharing at scale: audited gateway calls over HTTP under 32 concurrent clients (grant check, field
+filtering, masking, Merkle append, receipt; every call counted in the log after), durable batched appends
+to the audit log, and inclusion / consistency proofs at 10,000,000 entries.
+
+Uses the run's database (SQLite file by default; DATABASE_URL for PostgreSQL, which the targets are stated
+for: it must be a scratch database, the benchmark flushes it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import random
+import statistics
+import threading
+import time
+
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from bench.common import client_token, percentile, serve
+
+N_CALLS = 6000
+CLIENTS = 32
+WARMUP = 256
+N_PEOPLE = 20_000
+N_APPEND = 200_000
+N_LOG = 10_000_000
+
+
+def _setup() -> tuple[object, str, list[str]]:
+    from tongban.core import codes
+    from tongban.core.services import calendar_seed_official, calendar_year_provisional
+    from tongban.exchange import services
+    from tongban.exchange.models import ShareType
+    from tongban.identity.models import Department
+    from tongban.identity.services import system_client_create
+    from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
+    from tongban.registries import loader
+    from tongban.registries.models import Registry, RegistryKind
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    years = calendar_seed_official()
+    calendar_year_provisional(acting_user=None, year=max(years) + 1)
+    area = AreaFactory(code="339900", name="临江市")
+    from django.conf import settings
+
+    DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局", area=area)
+    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局", area=area)
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会", area=area)
+    registry = Registry.objects.create(
+        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
+    )
+    start = dt.date(1960, 1, 1)
+    numbers = [
+        codes.make_resident_id("339902", start + dt.timedelta(days=i // 400), i % 400 * 2 + 1)
+        for i in range(N_PEOPLE)
+    ]
+    rows = [
+        {"id_number": n, "name": f"居民{i}", "phone": f"139{i:08d}", "area_code": "339902", "sex": "1"}
+        for i, n in enumerate(numbers)
+    ]
+    loader.load(registry, rows, source="bench", batch_size=5000)
+    resource = services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-contact",
+        name="人口联系信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=[
+            ("id_number", "公民身份号码", 3),
+            ("name", "姓名", 2),
+            ("phone", "联系电话", 4),
+            ("area_code", "区划", 1),
+        ],
+        legal_basis="bench",
+        area_field="area_code",
+    )
+    request = services.share_request_submit(
+        acting_user=None,
+        resource=resource,
+        consumer=Department.objects.get(pk=health.pk),
+        purpose="bench",
+        legal_basis="bench",
+        fields=["id_number", "name", "phone", "area_code"],
+        scope_areas=["339900"],
+        rate_per_minute=60_000,
+    )
+    services.share_request_answer(acting_user=None, share_request=request, approve=True)
+    client, secret = system_client_create(
+        acting_user=None, department=health, name="bench", scopes=["exchange.read"]
+    )
+    return client, secret, numbers
+
+
+def _gateway(base: str, token: str, numbers: list[str], scale: float) -> list[tuple[str, str]]:
+    from tongban.exchange.models import DataAccess, LogEntry
+
+    n = max(300, int(N_CALLS * scale))
+    rng = random.Random(7)
+    host, port = base.removeprefix("http://").split(":")
+    headers = {"Authorization": f"Bearer {token}", "Information-Mediator-Client": "CN/GOV/ljs-wjw/bench"}
+    lock = threading.Lock()
+
+    def run_plan(keys: list[str]) -> tuple[float, list[float], list[int]]:
+        latencies: list[float] = []
+        failures: list[int] = []
+        cursor = iter(keys)
+
+        def worker() -> None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            while True:
+                with lock:
+                    key = next(cursor, None)
+                if key is None:
+                    conn.close()
+                    return
+                t = time.perf_counter()
+                conn.request(
+                    "GET",
+                    f"/api/exchange/gateway/person-contact/records/{key}?purpose=bench",
+                    headers=headers,
+                )
+                response = conn.getresponse()
+                body = response.read()
+                elapsed = (time.perf_counter() - t) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status != 200 or b'"log_index"' not in body:
+                        failures.append(response.status)
+
+        threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - started, latencies, failures
+
+    run_plan([rng.choice(numbers) for _ in range(WARMUP)])
+    before = LogEntry.objects.count()
+    seconds, latencies, failures = run_plan([rng.choice(numbers) for _ in range(n)])
+    logged = LogEntry.objects.count() - before
+    db = connection.vendor
+    return [
+        (
+            f"[{db}] audited gateway calls, {CLIENTS} clients, {n:,} timed",
+            f"{n / seconds:,.0f}/s  p50 {statistics.median(latencies):.1f} ms  p99 {percentile(latencies, 0.99):.1f} ms",
+        ),
+        (
+            f"[{db}] log entries for the timed calls (expected {n:,}), tracker rows, non-200",
+            f"{logged:,} entries, {DataAccess.objects.count():,} tracker rows, {len(failures)} failed",
+        ),
+    ]
+
+
+def _appends(scale: float) -> list[tuple[str, str]]:
+    from tongban.exchange import auditlog
+
+    n = max(10_000, int(N_APPEND * scale))
+    batch = 5000
+    t = time.perf_counter()
+    for start in range(0, n, batch):
+        with transaction.atomic():  # one durable commit per batch
+            auditlog.log_append_many(("bench", {"n": start + i, "client": "bench"}) for i in range(batch))
+    seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    auditlog.checkpoint_sign()
+    integrate = time.perf_counter() - t
+    return [
+        (
+            f"[{connection.vendor}] durable appends, batches of {batch:,} ({n:,} entries)",
+            f"{n / seconds:,.0f}/s",
+        ),
+        ("integration and signed checkpoint over them", f"{integrate:.1f} s"),
+    ]
+
+
+def _bulk_entries(total: int) -> None:
+    """Fill the log up to ``total`` entries in SQL (what months of calls would leave)."""
+    from tongban.exchange.models import LogEntry
+
+    have = LogEntry.objects.count()
+    chunk = 1_000_000
+    with connection.cursor() as cursor:
+        for start in range(have, total, chunk):
+            count = min(chunk, total - start)
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "INSERT INTO exchange_logentry (kind, leaf, at) SELECT 'bench', "
+                    '\'{"kind":"bench","n":\' || g || \'}\', now() FROM generate_series(%s, %s) g',
+                    [start, start + count - 1],
+                )
+            else:
+                cursor.execute(
+                    "WITH RECURSIVE g(n) AS (SELECT %s UNION ALL SELECT n + 1 FROM g WHERE n < %s) "
+                    "INSERT INTO exchange_logentry (kind, leaf, at) "
+                    "SELECT 'bench', '{\"kind\":\"bench\",\"n\":' || n || '}', datetime('now') FROM g",
+                    [start, start + count - 1],
+                )
+
+
+def _proofs(scale: float) -> list[tuple[str, str]]:
+    from tongban.core import merkle
+    from tongban.exchange import auditlog
+
+    total = max(100_000, int(N_LOG * scale))
+    t = time.perf_counter()
+    _bulk_entries(total)
+    fill = time.perf_counter() - t
+    t = time.perf_counter()
+    checkpoint = auditlog.checkpoint_sign()
+    integrate = time.perf_counter() - t
+    size = checkpoint.tree_size
+    root_hash = bytes(checkpoint.root_hash)
+    rng = random.Random(11)
+    times, ok = [], 0
+    for _ in range(1000):
+        index = rng.randrange(size)
+        t = time.perf_counter()
+        proof = auditlog.inclusion(index, size)
+        times.append((time.perf_counter() - t) * 1000)
+        from tongban.exchange.models import LogEntry
+
+        leaf = LogEntry.objects.filter(pk=index + 1).values_list("leaf", flat=True).get()
+        ok += merkle.verify_inclusion(merkle.leaf_hash(leaf.encode()), index, size, proof, root_hash)
+    consistency = []
+    for _ in range(100):
+        old = rng.randrange(1, size)
+        t = time.perf_counter()
+        auditlog.consistency(old, size)
+        consistency.append((time.perf_counter() - t) * 1000)
+    db = connection.vendor
+    return [
+        (
+            f"[{db}] log filled to {size:,} entries in SQL; integration + checkpoint",
+            f"{fill:.0f} s; {integrate:.0f} s",
+        ),
+        (
+            f"[{db}] inclusion proof at {size:,} entries (1,000 random leaves)",
+            f"p50 {statistics.median(times):.2f} ms  p99 {percentile(times, 0.99):.2f} ms  verified {ok}/1000",
+        ),
+        (
+            f"[{db}] consistency proof at {size:,} entries (100)",
+            f"p50 {statistics.median(consistency):.2f} ms  p99 {percentile(consistency, 0.99):.2f} ms",
+        ),
+    ]
+
+
+def run(scale: float = 1.0) -> list[tuple[str, str]]:
+    from tongban.exchange import auditlog
+
+    client, secret, numbers = _setup()
+    server, base = serve(workers=5, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    try:
+        token = client_token(base, client, secret, "exchange.read")
+        figures = _gateway(base, token, numbers, scale)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    auditlog.checkpoint_sign()
+    figures += _appends(scale)
+    figures += _proofs(scale)
+    check_started = time.perf_counter()
+    if scale <= 0.05:  # the full check reads every leaf into memory: a small run only
+        result = auditlog.log_check()
+        figures.append(
+            (
+                "full log check",
+                f"{'ok' if result.ok else result.problems[:3]} in {time.perf_counter() - check_started:.1f} s",
+            )
+        )
+    return figures
