@@ -222,3 +222,13 @@ def test_data_tracker_holds_back_covert_reads_until_release(world):
         )
     services.grant_hold(acting_user=None, grant=grant, hold_until=None, reason="")
     assert gateway.tracker_for([number(1)]).count() == 1
+
+
+def test_where_celery_is_eager_the_receipt_is_provable_right_after_the_call(
+    world, django_capture_on_commit_callbacks
+):
+    grant_for(world, world["health"], ["name"])
+    with django_capture_on_commit_callbacks(execute=True):
+        body = get(f"/gateway/person-basic/records/{number(2)}", world["health_token"]).json()
+    bundle = get(body["receipt"]["proof"].removeprefix(BASE), world["health_token"]).json()
+    assert check_receipt(bundle, key_directory()) == "" and bundle["index"] == body["receipt"]["log_index"]
