@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from tongban.identity.errors import NotPermitted
 from tongban.identity.models import Department
 from tongban.identity.permissions import Perm
-from tongban.identity.selectors import departments_where, staff_has_perm
+from tongban.identity.selectors import acting_codes, departments_where, staff_has_perm
 from tongban.identity.views import staff_required
 
 from . import auditlog, gateway, services
@@ -255,11 +255,7 @@ def data_usage(request: HttpRequest) -> HttpResponse:
     registries, except reads held back for a covert investigation until their release date."""
     from tongban.registries.models import RegistryRead
 
-    if getattr(request, "acting_organisation", None) is not None:
-        subjects = [request.acting_organisation.uscc]
-    else:
-        person = getattr(request.user, "person", None)
-        subjects = [person.id_number] if person is not None else []
+    subjects = acting_codes(request)
     shared = gateway.tracker_for(subjects)
     rows = [
         {

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .constants import StaffRoleName
 from .models import Department, Organisation, OrganisationAgent, StaffRole, User
 from .permissions import ROLE_PERMISSIONS, Perm
+
+
+def acting_codes(request: HttpRequest) -> list[str]:
+    """The code of whoever the request acts as: the organisation's credit code, else the person's ID
+    number (whose licences the wallet shows, whose data reads the data tracker lists)."""
+    if getattr(request, "acting_organisation", None) is not None:
+        return [request.acting_organisation.uscc]
+    person = getattr(request.user, "person", None)
+    return [person.id_number] if person is not None else []
 
 
 def organisations_for(user: User) -> QuerySet[Organisation]:

@@ -18,7 +18,7 @@ from tongban.core.services import client_ip
 from tongban.core.throttle import throttle_hit
 from tongban.identity.errors import NotPermitted
 from tongban.identity.permissions import Perm
-from tongban.identity.selectors import departments_where
+from tongban.identity.selectors import acting_codes, departments_where
 from tongban.identity.views import staff_required
 
 from . import formats, services
@@ -31,14 +31,6 @@ MAX_FILE = 256 * 1024
 
 def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def _holder_codes(request: HttpRequest) -> list[str]:
-    """Whose licences this person may hold in the wallet: their own, or the organisation they act for."""
-    if request.acting_organisation is not None:
-        return [request.acting_organisation.uscc]
-    person = getattr(request.user, "person", None)
-    return [person.id_number] if person is not None else []
 
 
 # ---- public verification -------------------------------------------------------------------------------
@@ -107,14 +99,14 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 
 def _my_licence(request: HttpRequest, pk: int) -> Licence:
     licence = Licence.objects.select_related("licence_type", "issuer").filter(pk=pk).first()
-    if licence is None or licence.holder_code not in _holder_codes(request):
+    if licence is None or licence.holder_code not in acting_codes(request):
         raise Http404
     return licence
 
 
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
-    licences = Licence.objects.filter(holder_code__in=_holder_codes(request)).select_related(
+    licences = Licence.objects.filter(holder_code__in=acting_codes(request)).select_related(
         "licence_type", "issuer"
     )
     return render(request, "licences/wallet.html", {"licences": licences})
