@@ -161,7 +161,7 @@ def _log_error(exc: auditlog.LogError) -> JsonResponse:
 
 @router.get("/audit/checkpoint", summary="The latest signed checkpoint of the audit log (public)")
 def checkpoint_latest(request: HttpRequest) -> Any:
-    checkpoint = Checkpoint.objects.first()
+    checkpoint = auditlog.latest_checkpoint()
     if checkpoint is None:
         return JsonResponse({"code": "not_available", "message": "no checkpoint yet"}, status=404)
     return auditlog.checkpoint_json(checkpoint)

@@ -90,8 +90,7 @@ class _Store:
     """Subtree hashes for ``core.merkle`` from the stored nodes and leaves, fetched in two queries."""
 
     def __init__(self) -> None:
-        self.leaves: dict[int, bytes] = {}
-        self.nodes: dict[int, bytes] = {}
+        self.hashes: dict[tuple[int, int], bytes] = {}  # (level, index there) -> hash
 
     @staticmethod
     def _parts(start: int, size: int) -> tuple[int, int, int]:
@@ -101,29 +100,16 @@ class _Store:
         return level, start >> level, 1 << (k - level)
 
     def need(self, subtrees: Iterable[tuple[int, int]]) -> None:
-        leaves, nodes = set(), set()
+        wanted = set()
         for start, size in subtrees:
             level, first, count = self._parts(start, size)
-            if level == 0:
-                leaves.update(range(first, first + count))
-            else:
-                nodes.update(_key(level, i) for i in range(first, first + count))
-        leaves -= self.leaves.keys()
-        nodes -= self.nodes.keys()
-        if leaves:
-            for pk, text in LogEntry.objects.filter(pk__in=[i + 1 for i in leaves]).values_list("pk", "leaf"):
-                self.leaves[pk - 1] = _leaf_hash(text)
-        if nodes:
-            for key, value in LogNode.objects.filter(key__in=nodes).values_list("key", "hash"):
-                self.nodes[key] = bytes(value)
+            wanted.update((level, i) for i in range(first, first + count))
+        self.hashes.update(_stored_hashes(wanted - self.hashes.keys()))
 
     def subtree(self, start: int, size: int) -> bytes:
         level, first, count = self._parts(start, size)
         try:
-            if level == 0:
-                parts = [self.leaves[i] for i in range(first, first + count)]
-            else:
-                parts = [self.nodes[_key(level, i)] for i in range(first, first + count)]
+            parts = [self.hashes[level, i] for i in range(first, first + count)]
         except KeyError:
             raise LogError(f"the log is missing data for leaves {start}..{start + size - 1}") from None
         return merkle.root_from_leaves(parts)
@@ -230,9 +216,9 @@ def _extend(start: int, new: list[bytes]) -> None:
         lo, hi = old_count // block, count // block  # parents [lo, hi) are newly complete
         if lo >= hi:
             return
-        missing = [i for i in range(lo * block, old_count) if i not in below]
+        missing = [(level, i) for i in range(lo * block, old_count) if i not in below]
         if missing:  # the start of a block that was completed by this batch: stored already
-            below.update(_level_hashes(level, missing))
+            below.update((i, h) for (_level, i), h in _stored_hashes(missing).items())
         level += STRIDE
         parents = {
             p: merkle.root_from_leaves([below[i] for i in range(p * block, (p + 1) * block)])
@@ -244,12 +230,18 @@ def _extend(start: int, new: list[bytes]) -> None:
         below, old_count, count = parents, lo, hi
 
 
-def _level_hashes(level: int, indices: list[int]) -> dict[int, bytes]:
-    if level == 0:
-        rows = LogEntry.objects.filter(pk__in=[i + 1 for i in indices]).values_list("pk", "leaf")
-        return {pk - 1: _leaf_hash(text) for pk, text in rows}
-    rows = LogNode.objects.filter(key__in=[_key(level, i) for i in indices]).values_list("key", "hash")
-    return {key - (level << KEY_SHIFT): bytes(h) for key, h in rows}
+def _stored_hashes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Hashes of leaves (level 0, from their text) and stored nodes, by (level, index): two queries."""
+    leaves = [i for level, i in wanted if level == 0]
+    nodes = [_key(level, i) for level, i in wanted if level]
+    found: dict[tuple[int, int], bytes] = {}
+    if leaves:
+        rows = LogEntry.objects.filter(pk__in=[i + 1 for i in leaves]).values_list("pk", "leaf")
+        found.update(((0, pk - 1), _leaf_hash(text)) for pk, text in rows)
+    if nodes:
+        for key, value in LogNode.objects.filter(key__in=nodes).values_list("key", "hash"):
+            found[key >> KEY_SHIFT, key & ((1 << KEY_SHIFT) - 1)] = bytes(value)
+    return found
 
 
 def origin() -> str:
@@ -276,7 +268,7 @@ def checkpoint_sign() -> Checkpoint | None:
     from tongban.licences.keystore import key_store
 
     size = log_integrate()
-    latest = Checkpoint.objects.first()
+    latest = latest_checkpoint()
     if size == 0 or (latest is not None and latest.tree_size >= size):
         return latest
     root_hash = tree_root(size)
@@ -419,5 +411,6 @@ def _levels_subtree(levels: dict[int, list[bytes]]) -> merkle.Subtree:
     return subtree
 
 
-def request_hash(value: Any) -> str:
+def digest(value: Any) -> str:
+    """SHA-256 of a value's RFC 8785 JSON: the request and response hashes of receipts."""
     return hashlib.sha256(rfc8785.dumps(value)).hexdigest()

@@ -5,14 +5,12 @@ Merkle audit log and answers with a receipt. Refused calls are logged too, with 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -89,10 +87,6 @@ def mask(value: Any, grade: int) -> Any:
     if keep == 0:
         return "*" * len(text)
     return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
 
 
 @dataclass
@@ -224,8 +218,8 @@ def _record(
     fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """Log the call (Merkle entry, data-tracker rows) in one transaction, and make its receipt."""
-    request_hash = _digest(call.request_value())
-    response_hash = _digest(response) if response is not None else None
+    request_hash = auditlog.digest(call.request_value())
+    response_hash = auditlog.digest(response) if response is not None else None
     entry = {
         "client": call.client.application.client_id,
         "consumer": call.client.department.code if call.client.department_id else "",
