@@ -1,5 +1,7 @@
 """The one JSON API of the platform; OpenAPI document at /api/openapi.json, docs at /api/docs."""
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from tongban.cases.api import router as cases_registration_router
@@ -28,3 +30,10 @@ api.add_router("/licences", licences_router)
 api.add_router("/registries", registries_router)
 # Data sharing: catalogue, gateway, audit log proofs.
 api.add_router("/exchange", exchange_router)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return api.create_response(
+        request, {"code": "too_large", "message": "request body over the 5 MB limit"}, status=413
+    )

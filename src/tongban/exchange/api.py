@@ -10,13 +10,13 @@ import hashlib
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
 from tongban.identity.api import MEDIATOR, ClientScope
 
-from . import auditlog, gateway
-from .models import Checkpoint, Resource
+from . import auditlog, bulk, gateway
+from .models import Checkpoint, Resource, Subscription
 
 router = Router(tags=["data sharing"])
 
@@ -38,6 +38,7 @@ class GatewayScope(ClientScope):
 
 
 READ = GatewayScope("exchange.read")
+WRITE = GatewayScope("exchange.write")
 
 
 def _error(exc: gateway.GatewayError) -> JsonResponse:
@@ -150,6 +151,149 @@ def gateway_query(request: HttpRequest, code: str, payload: QueryIn) -> Any:
         return JsonResponse(gateway.query(call))
     except gateway.GatewayError as exc:
         return _error(exc)
+
+
+# ---- bulk subscription, return flow and aggregation ----------------------------------------------------------
+
+
+class SubscriptionIn(Schema):
+    resource: str
+    purpose: str
+    fields: list[str] | None = None
+    down_to: str = ""
+
+
+class AckIn(Schema):
+    seq: int
+
+
+class BatchIn(Schema):
+    batch_ref: str
+    records: list[dict[str, Any]]
+
+
+def subscription_json(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.pk,
+        "resource": subscription.resource.code,
+        "fields": subscription.fields,
+        "purpose": subscription.purpose,
+        "down_to": subscription.down_to,
+        "created_at": subscription.created_at.isoformat(),
+        "snapshot_seq": subscription.snapshot_seq,
+        "delivered_seq": subscription.delivered_seq,
+        "acknowledged_seq": subscription.acknowledged_seq,
+        "cancelled_at": subscription.cancelled_at.isoformat() if subscription.cancelled_at else None,
+        "feed": f"/api/exchange/subscriptions/{subscription.pk}/feed",
+    }
+
+
+def _subscription(request: HttpRequest, pk: int) -> Subscription | None:
+    return (
+        Subscription.objects.select_related("resource", "client__application", "client__department")
+        .filter(pk=pk, client=request.auth)
+        .first()
+    )
+
+
+_NO_SUBSCRIPTION = {"code": "unknown_subscription", "message": "no such subscription of this client"}
+
+
+@router.post("/subscriptions", auth=READ, summary="Subscribe to a resource offered for bulk subscription")
+def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Any:
+    try:
+        subscription = bulk.subscription_create(
+            client=request.auth,
+            resource_code=payload.resource,
+            fields=payload.fields,
+            purpose=payload.purpose,
+            down_to=payload.down_to,
+        )
+    except gateway.GatewayError as exc:
+        return _error(exc)
+    return JsonResponse(subscription_json(subscription), status=201)
+
+
+@router.get("/subscriptions", auth=READ, summary="This client's subscriptions")
+def subscription_list(request: HttpRequest) -> list[dict[str, Any]]:
+    found = Subscription.objects.select_related("resource").filter(client=request.auth)
+    return [subscription_json(s) for s in found[:500]]
+
+
+@router.get("/subscriptions/{pk}", auth=READ, summary="One subscription with its cursors")
+def subscription_detail(request: HttpRequest, pk: int) -> Any:
+    subscription = _subscription(request, pk)
+    if subscription is None:
+        return JsonResponse(_NO_SUBSCRIPTION, status=404)
+    return subscription_json(subscription)
+
+
+@router.get(
+    "/subscriptions/{pk}/feed",
+    auth=READ,
+    summary="The next batch of the change feed as NDJSON (after=cursor, default the acknowledged one; limit ≤ 50000)",
+)
+def subscription_feed(request: HttpRequest, pk: int, after: int | None = None, limit: int = 10_000) -> Any:
+    subscription = _subscription(request, pk)
+    if subscription is None:
+        return JsonResponse(_NO_SUBSCRIPTION, status=404)
+    try:
+        batch = bulk.deliver(subscription, after=after, limit=limit)
+    except gateway.GatewayError as exc:
+        return _error(exc)
+    response = HttpResponse(batch.body, content_type="application/x-ndjson; charset=utf-8")
+    response["Tongban-Count"] = str(batch.count)
+    response["Tongban-After"] = str(batch.after)
+    response["Tongban-Next-After"] = str(batch.next_after)
+    response["Tongban-More"] = "true" if batch.more else "false"
+    response["Tongban-Phase"] = batch.phase
+    response["Tongban-Response-Hash"] = batch.response_hash
+    response["Tongban-Log-Index"] = str(batch.log_index)
+    return response
+
+
+@router.post("/subscriptions/{pk}/ack", auth=READ, summary="Acknowledge everything up to a delivered number")
+def subscription_ack(request: HttpRequest, pk: int, payload: AckIn) -> Any:
+    subscription = _subscription(request, pk)
+    if subscription is None:
+        return JsonResponse(_NO_SUBSCRIPTION, status=404)
+    try:
+        return subscription_json(bulk.subscription_ack(subscription, payload.seq))
+    except gateway.GatewayError as exc:
+        return _error(exc)
+
+
+@router.delete("/subscriptions/{pk}", auth=READ, summary="Cancel a subscription")
+def subscription_cancel(request: HttpRequest, pk: int) -> Any:
+    subscription = _subscription(request, pk)
+    if subscription is None:
+        return JsonResponse(_NO_SUBSCRIPTION, status=404)
+    return subscription_json(bulk.subscription_cancel(subscription))
+
+
+@router.post(
+    "/resources/{code}/batches",
+    auth=WRITE,
+    summary="Aggregation (汇聚): push a batch of records up into the registry behind a resource, once per batch_ref",
+)
+def resource_batch(request: HttpRequest, code: str, payload: BatchIn) -> Any:
+    try:
+        result = bulk.push(
+            client=request.auth, resource_code=code, batch_ref=payload.batch_ref, records=payload.records
+        )
+    except gateway.GatewayError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {
+            "batch_ref": result.batch_ref,
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+            "rejections": result.rejections,
+            "replayed": result.replayed,
+            "log_index": result.log_index,
+        },
+        status=200 if result.replayed else 201,
+    )
 
 
 # ---- audit log ------------------------------------------------------------------------------------------

@@ -113,15 +113,16 @@ class Call:
 
 
 def _grant(call: Call, resource: _Resource) -> Grant | None:
-    """The consumer's grant in force, or the precise refusal."""
+    return grant_in_force(resource, call.client.department_id, call.at)
+
+
+def grant_in_force(resource: _Resource, department_id: int, now: Any) -> Grant | None:
+    """The consumer's grant in force (None for an unconditional resource), or the precise refusal."""
     if resource.share_type == ShareType.UNCONDITIONAL:
         return None
     grants = list(
-        Grant.objects.filter(resource_id=resource.pk, consumer_id=call.client.department_id).order_by(
-            "-created_at"
-        )[:5]
+        Grant.objects.filter(resource_id=resource.pk, consumer_id=department_id).order_by("-created_at")[:5]
     )
-    now = call.at
     for grant in grants:
         if grant.active(now):
             return grant
@@ -134,9 +135,20 @@ def _grant(call: Call, resource: _Resource) -> Grant | None:
     raise GatewayError("no_grant", 403, "no grant for this resource: file a share request first")
 
 
+def area_prefix(code: str) -> str:
+    """The prefix every area below ``code`` starts with (GB/T 2260 levels of two digits, townships of
+    three): 339900 → 3399, 339902 → 339902, 339902000 → 339902, 330000 → 33."""
+    code = code.strip()
+    if len(code) == 9 and code.endswith("000"):
+        code = code[:6]
+    while len(code) > 2 and len(code) % 2 == 0 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
 def _in_scope(area: str, scope: list[str]) -> bool:
     # A scope of area codes covers each area and everything below it (339900 covers 339902 …).
-    return not scope or any(area.startswith(code.rstrip("0") or code) for code in scope)
+    return not scope or any(area.startswith(area_prefix(code)) for code in scope)
 
 
 def query(call: Call) -> dict[str, Any]:

@@ -207,19 +207,27 @@ class DataAccess(models.Model):
 
 
 class Subscription(models.Model):
-    """批量订阅: a consumer's system receives a resource's snapshot, then its changes by sequence number.
-    ``down_to`` makes it a return-flow (回流) subscription: only records of that area and below."""
+    """批量订阅: a consumer's system receives a resource's snapshot, then its changes, by change number
+    (``registries.feed``). ``down_to`` makes it a return-flow (回流) subscription: only records of that area
+    and below. The grant, fields and area are checked again on every batch delivered."""
 
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="subscriptions")
     grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     client = models.ForeignKey("identity.SystemClient", on_delete=models.CASCADE, related_name="+")
+    fields = models.JSONField(_("订阅字段"), default=list)
+    purpose = models.CharField(_("用途"), max_length=300, blank=True)
     down_to = models.CharField(_("回流区划"), max_length=9, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    acknowledged_seq = models.BigIntegerField(default=0)
+    snapshot_seq = models.BigIntegerField(_("快照截止序号"), default=0)
+    delivered_seq = models.BigIntegerField(_("已送达序号"), default=0)
+    acknowledged_seq = models.BigIntegerField(_("已确认序号"), default=0)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        verbose_name = _("批量订阅")
+        verbose_name_plural = _("批量订阅")
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.resource_id} → {self.client_id}"

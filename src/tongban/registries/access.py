@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
+from . import feed
 from .loader import FIELDS, MODELS, RowError
 from .models import RecordChange, Registry, RegistryKind, RegistryRecord
 
@@ -177,8 +178,27 @@ def _by_key(registry: Registry, key: str) -> Any:
     return RegistryRecord.objects.filter(registry=registry, key=key).first()
 
 
+def _area_of(registry: Registry, record: Any) -> str:
+    if registry.kind in MODELS:
+        return getattr(record, feed.AREA_FIELD, "") or ""
+    return str(record.data.get(feed.AREA_FIELD) or "")
+
+
+def _sequence(registry: Registry, record: Any, key: str, values: Mapping[str, Any]) -> int:
+    """The change number of this write; a record leaving its area first leaves a tombstone there."""
+    old_area = _area_of(registry, record) if record is not None else ""
+    new_area = str(values.get(feed.AREA_FIELD, old_area) or "")
+    moved = record is not None and old_area != new_area
+    first = feed.allocate(registry, 2 if moved else 1)
+    if moved:
+        feed.tombstone(registry, key, first, area=old_area, moved_to=new_area)
+        return first + 1
+    return first
+
+
 def _store(registry: Registry, record: Any, key: str, values: Mapping[str, Any], source: str) -> Any:
     now = timezone.now()
+    seq = _sequence(registry, record, key, values)
     if registry.kind in MODELS:
         model = MODELS[registry.kind]
         if record is None:
@@ -187,27 +207,30 @@ def _store(registry: Registry, record: Any, key: str, values: Mapping[str, Any],
                 for f, v in ((f, values.get(f.name)) for f in FIELDS[registry.kind])
                 if v is not None
             }
-            return model.objects.create(**defaults, updated_at=now, source=source[:100])
+            return model.objects.create(**defaults, updated_at=now, source=source[:100], seq=seq)
         for name, value in values.items():
             setattr(record, name, value)
-        record.updated_at, record.source = now, source[:100]
+        record.updated_at, record.source, record.seq = now, source[:100], seq
         record.save()
         return record
     data = {k: v for k, v in values.items() if k != registry.key_field}
     if record is None:
         return RegistryRecord.objects.create(
-            registry=registry, key=key, data=data, updated_at=now, source=source[:100]
+            registry=registry, key=key, data=data, updated_at=now, source=source[:100], seq=seq
         )
-    record.data, record.updated_at, record.source = data, now, source[:100]
+    record.data, record.updated_at, record.source, record.seq = data, now, source[:100], seq
     record.save()
     return record
 
 
 def delete(registry: Registry, key: str) -> bool:
-    record = _by_key(registry, key)
-    if record is None:
-        return False
-    record.delete()
+    """Delete a record, leaving a tombstone so that change-feed subscribers drop it too."""
+    with transaction.atomic():
+        record = _by_key(registry, key)
+        if record is None:
+            return False
+        feed.tombstone(registry, key, feed.allocate(registry, 1), area=_area_of(registry, record))
+        record.delete()
     return True
 
 

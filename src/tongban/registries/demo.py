@@ -8,11 +8,13 @@ import datetime as dt
 import random
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from tongban.core import codes
 from tongban.identity.models import Department, Organisation, Person
 
+from . import feed
 from .models import LegalEntityRecord, PersonRecord, QualityRule, Registry, RegistryKind, RuleKind
 
 MARITAL = ["10", "20", "20", "20", "21", "22", "30", "40"]
@@ -163,7 +165,9 @@ def build_demo_registries(
             continue
         known.add(record.id_number)
         people.append(record)
-    PersonRecord.objects.bulk_create(people, batch_size=2000, ignore_conflicts=True)
+    with transaction.atomic():
+        _number(population, people)
+        PersonRecord.objects.bulk_create(people, batch_size=2000, ignore_conflicts=True)
     living = [p.id_number for p in people if p.status == PersonRecord.LIVING and p.name]
     firms = [
         LegalEntityRecord(
@@ -200,8 +204,17 @@ def build_demo_registries(
                 source="市场监管",
             )
         )
-    LegalEntityRecord.objects.bulk_create(firms, batch_size=2000, ignore_conflicts=True)
+    with transaction.atomic():
+        _number(entities, firms)
+        LegalEntityRecord.objects.bulk_create(firms, batch_size=2000, ignore_conflicts=True)
     for registry in (population, entities):
         default_rules(registry)
         quality.run_checks(registry)
     return population, entities
+
+
+def _number(registry: Registry, records: list[Any]) -> None:
+    """Give bulk-created records their change numbers, as every write does, so the change feed has them."""
+    first = feed.allocate(registry, len(records))
+    for offset, record in enumerate(records):
+        record.seq = first + offset

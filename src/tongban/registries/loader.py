@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -29,7 +30,16 @@ from django.utils.translation import gettext as _
 
 from tongban.core import codes
 
-from .models import LegalEntityRecord, LoadJob, PersonRecord, RecordChange, Registry, RegistryKind
+from . import feed
+from .models import (
+    LegalEntityRecord,
+    LoadJob,
+    PersonRecord,
+    RecordChange,
+    Registry,
+    RegistryKind,
+    Tombstone,
+)
 
 MAX_REJECTIONS_KEPT = 1000
 
@@ -348,7 +358,7 @@ def _apply_orm(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> None:
     key = FIELDS[kind][0].name
     now = timezone.now()
     existing = {getattr(r, key): r for r in model.objects.filter(**{f"{key}__in": [r[key] for r in rows]})}
-    new, changed, history = [], [], []
+    new, changed, history, moves = [], [], [], []
     for values in rows:
         record = existing.get(values[key])
         if record is None:
@@ -360,6 +370,8 @@ def _apply_orm(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> None:
             if _plain(getattr(record, name)) != _plain(value)
         }
         if diff:
+            if feed.AREA_FIELD in diff:
+                moves.append((values[key], *(v or "" for v in diff[feed.AREA_FIELD])))
             for name, value in values.items():
                 setattr(record, name, value)
             record.updated_at, record.source = now, job.source[:100]
@@ -375,10 +387,21 @@ def _apply_orm(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> None:
                     effective_from=values.get("effective_from"),
                 )
             )
+    # Tombstones of moved records take the lower numbers: a subscriber drops before it adds.
+    numbers = itertools.count(feed.allocate(job.registry_id, len(moves) + len(new) + len(changed)))
+    Tombstone.objects.bulk_create(
+        [
+            Tombstone(registry_id=job.registry_id, key=k, seq=next(numbers), area=old, moved_to=to, at=now)
+            for k, old, to in moves
+        ],
+        batch_size=2000,
+    )
+    for record in (*new, *changed):
+        record.seq = next(numbers)
     model.objects.bulk_create(new, batch_size=2000)
     if changed:
         model.objects.bulk_update(
-            changed, [f.name for f in FIELDS[kind]] + ["updated_at", "source"], batch_size=2000
+            changed, [f.name for f in FIELDS[kind]] + ["updated_at", "source", "seq"], batch_size=2000
         )
     RecordChange.objects.bulk_create(history, batch_size=2000)
 
@@ -398,15 +421,20 @@ def _apply_postgresql(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> No
     table = model._meta.db_table
     names = [f.name for f in FIELDS[kind]]
     key = names[0]
+    area = feed.AREA_FIELD
+    # Two numbers per row: the odd one for the record, the even one below it for a tombstone if it moves.
+    first = feed.allocate(job.registry_id, 2 * len(rows))
     with connection.cursor() as cursor:
         stage = f"load_stage_{kind}"
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
-            f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"
+            f"SELECT {', '.join(names)}, seq FROM {table} WITH NO DATA"
         )
-        with cursor.cursor.copy(f"COPY {stage} ({', '.join(names)}) FROM STDIN") as copy:
-            for values in rows:
-                copy.write_row([values[name] for name in names])
+        # ON COMMIT empties it, but two batches can share one transaction (a push inside a request).
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} ({', '.join(names)}, seq) FROM STDIN") as copy:
+            for i, values in enumerate(rows):
+                copy.write_row([*(values[name] for name in names), first + 2 * i + 1])
         # History first: the old values are still in place. One row per record that really changes.
         diff = ", ".join(
             f"'{n}', CASE WHEN t.{n} IS DISTINCT FROM s.{n} THEN jsonb_build_array(t.{n}, s.{n}) END"
@@ -419,11 +447,19 @@ def _apply_postgresql(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> No
             f"FROM {stage} s JOIN {table} t ON t.{key} = s.{key} WHERE {changed}",
             [job.registry_id, job.source[:100], job.started_by_id, job.pk],
         )
+        cursor.execute(
+            "INSERT INTO registries_tombstone (registry_id, key, seq, area, moved_to, at) "  # noqa: S608
+            f"SELECT %s, s.{key}, s.seq - 1, coalesce(t.{area}, ''), coalesce(s.{area}, ''), now() "
+            f"FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
+            f"WHERE coalesce(t.{area}, '') <> coalesce(s.{area}, '')",
+            [job.registry_id],
+        )
         updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[1:])
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(names)}, updated_at, source) "  # noqa: S608
-            f"SELECT {', '.join(names)}, now(), %s FROM {stage} "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now(), source = EXCLUDED.source "
+            f"INSERT INTO {table} ({', '.join(names)}, updated_at, source, seq) "  # noqa: S608
+            f"SELECT {', '.join(names)}, now(), %s, seq FROM {stage} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now(), source = EXCLUDED.source, "
+            "seq = EXCLUDED.seq "
             f"WHERE ({', '.join(f'{table}.{n}' for n in names[1:])}) IS DISTINCT FROM "
             f"({', '.join(f'EXCLUDED.{n}' for n in names[1:])})",
             [job.source[:100]],

@@ -59,6 +59,7 @@ class PersonRecord(models.Model):
     effective_from = models.DateField(_("生效日期"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
     source = models.CharField(_("数据来源"), max_length=100, blank=True)
+    seq = models.BigIntegerField(_("变更序号"), default=0, db_index=True, editable=False)
 
     class Meta:
         verbose_name = _("人口库记录")
@@ -90,6 +91,7 @@ class LegalEntityRecord(models.Model):
     effective_from = models.DateField(_("生效日期"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
     source = models.CharField(_("数据来源"), max_length=100, blank=True)
+    seq = models.BigIntegerField(_("变更序号"), default=0, db_index=True, editable=False)
 
     class Meta:
         verbose_name = _("法人库记录")
@@ -108,12 +110,44 @@ class RegistryRecord(models.Model):
     effective_from = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=100, blank=True)
+    seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["registry", "key"], name="one_record_per_key")]
+        indexes = [models.Index(fields=["registry", "seq"])]
 
     def __str__(self) -> str:
         return f"{self.registry.code}:{self.key}"
+
+
+class FeedCounter(models.Model):
+    """The last change sequence number handed out in one registry. Writers take it under a row lock held
+    to their commit, so sequence order is commit order and a change-feed reader never skips a number that
+    commits later (see ``feed.allocate``)."""
+
+    registry = models.OneToOneField(Registry, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.registry_id}: {self.last}"
+
+
+class Tombstone(models.Model):
+    """A record gone from the change feed's view of an area: deleted, or moved to another area (``moved_to``)
+    so that a return-flow subscriber of the old area learns to drop it."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=120)
+    seq = models.BigIntegerField()
+    area = models.CharField(max_length=9, blank=True)
+    moved_to = models.CharField(max_length=9, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["registry", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.registry_id}:{self.key} @{self.seq}"
 
 
 class RecordChange(models.Model):
@@ -158,6 +192,8 @@ class LoadJob(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A batch pushed by another system carries its own reference: the same reference twice is a replay.
+    batch_ref = models.CharField(max_length=200, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-started_at"]

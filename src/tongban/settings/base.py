@@ -251,6 +251,7 @@ OAUTH2_PROVIDER_SCOPES = {
     "registries.read": _("查询基础库（GovStack Digital Registries）"),
     "registries.write": _("写入本部门主管的基础库"),
     "exchange.read": _("按共享授权调用信息资源，查询审计证明"),
+    "exchange.write": _("向本部门（或上级部门）主管的基础库批量汇聚数据"),
 }
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

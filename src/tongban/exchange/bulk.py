@@ -1,0 +1,496 @@
+"""Bulk subscription (批量订阅), return flow (回流) and aggregation (汇聚).
+
+A subscriber's system pulls a resource's change feed in batches: records and tombstones above a cursor,
+in change-number order (``registries.feed``), only the subscribed fields, masked as the gateway masks
+them, only the subscription's area. The first pass from 0 is the snapshot; later passes are the changes.
+A batch is a pure function of (cursor, limit) and the data, so a repeated request (a retry after a lost
+response, a restart from an older acknowledgement) delivers the same records at their latest state, and
+applying them again changes nothing. Every batch re-checks the grant and is appended to the audit log
+with the hash of the exact bytes delivered.
+
+A district's system pushes its records up into a registry its department (or a parent department) owns,
+in batches with a reference of its own: a replayed reference is answered from the first run and changes
+nothing. The city (and, through their own subscriptions, the province or any other consumer) then gets
+those records from the feed, so a district sends its data once, to one level."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tongban.core.codes import CodeError, parse_area_code
+from tongban.core.throttle import throttle_hit
+from tongban.identity.models import Department, SystemClient
+from tongban.registries import feed, loader
+from tongban.registries.models import LoadJob, RegistryRecord, Tombstone
+
+from . import auditlog, gateway
+from .gateway import GatewayError, area_prefix, mask
+from .models import Resource, Sensitivity, Subscription
+
+MAX_BATCH = 50_000
+DEFAULT_BATCH = 10_000
+MAX_PUSH = 20_000  # and the request body within DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB)
+
+
+# ---- subscriptions ---------------------------------------------------------------------------------------
+
+
+def _covers(outer: Department, inner_area: str) -> bool:
+    return inner_area.startswith(area_prefix(outer.area.code))
+
+
+def subscription_create(
+    *,
+    client: SystemClient,
+    resource_code: str,
+    fields: Sequence[str] | None = None,
+    purpose: str = "",
+    down_to: str = "",
+) -> Subscription:
+    """Subscribe a client to a resource offered for bulk subscription. A consumer below the provider's level
+    (a district) only ever receives its own area: ``down_to`` defaults to it and may not leave it."""
+    resource = gateway._resource(resource_code)
+    if resource is None or not resource.active:
+        raise GatewayError("unknown_resource", 404, "no such resource in the catalogue")
+    row = Resource.objects.select_related("owner__area").get(pk=resource.pk)
+    if not row.via_bulk:
+        raise GatewayError("bulk_not_offered", 409, "this resource is not offered for bulk subscription")
+    if not purpose.strip():
+        raise GatewayError("bad_request", 400, "state the purpose of the subscription")
+    consumer = Department.objects.select_related("area").get(pk=client.department_id)
+    grant = gateway.grant_in_force(resource, consumer.pk, timezone.now())
+    allowed = list(resource.fields) if grant is None else [f for f in resource.fields if f in grant.fields]
+    wanted = list(fields or allowed)
+    refused = [f for f in wanted if f not in allowed]
+    if refused:
+        raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
+    down_to = down_to.strip()
+    if down_to:
+        try:
+            parse_area_code(down_to, allow_township=True)
+        except CodeError:
+            raise GatewayError("bad_request", 400, "down_to is not an area code") from None
+    below_provider = not _covers(consumer, row.owner.area.code)
+    if below_provider:
+        # Return flow: a district receives its own area, never a neighbour's.
+        if not down_to:
+            down_to = consumer.area.code
+        elif not _covers(consumer, down_to):
+            raise GatewayError(
+                "outside_scope", 403, "a subscription may not reach outside the consumer's area"
+            )
+    if down_to and not resource.area_field:
+        raise GatewayError("bad_request", 400, "this resource has no area field to filter by")
+    with transaction.atomic(durable=True):
+        subscription = Subscription.objects.create(
+            resource_id=resource.pk,
+            grant=grant,
+            client=client,
+            fields=wanted,
+            purpose=purpose.strip()[:300],
+            down_to=down_to,
+            snapshot_seq=feed.high_water(resource.registry),
+        )
+        auditlog.log_append(
+            "subscription",
+            {
+                "action": "create",
+                "subscription": subscription.pk,
+                "client": client.application.client_id,
+                "consumer": consumer.code,
+                "resource": resource.code,
+                "grant": grant.pk if grant is not None else None,
+                "fields": wanted,
+                "down_to": down_to,
+                "snapshot_seq": subscription.snapshot_seq,
+            },
+        )
+    return subscription
+
+
+def subscription_cancel(subscription: Subscription) -> Subscription:
+    with transaction.atomic(durable=True):
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.cancelled_at is None:
+            locked.cancelled_at = timezone.now()
+            locked.save(update_fields=["cancelled_at"])
+            auditlog.log_append(
+                "subscription",
+                {
+                    "action": "cancel",
+                    "subscription": locked.pk,
+                    "client": locked.client.application.client_id,
+                },
+            )
+    return locked
+
+
+def subscription_ack(subscription: Subscription, seq: int) -> Subscription:
+    """The subscriber has stored everything up to ``seq``: where it resumes if it asks without a cursor."""
+    if seq < 0 or seq > subscription.delivered_seq:
+        raise GatewayError("bad_request", 400, "can only acknowledge a number already delivered")
+    Subscription.objects.filter(pk=subscription.pk, acknowledged_seq__lt=seq).update(acknowledged_seq=seq)
+    subscription.refresh_from_db(fields=["acknowledged_seq"])
+    return subscription
+
+
+@dataclass
+class Batch:
+    body: bytes
+    count: int
+    after: int
+    next_after: int
+    more: bool
+    phase: str  # snapshot | changes
+    response_hash: str
+    log_index: int
+
+
+def deliver(subscription: Subscription, *, after: int | None = None, limit: int = DEFAULT_BATCH) -> Batch:
+    """One batch of the feed above ``after`` (default: the acknowledged number), as NDJSON lines:
+    ``{"seq", "op": "upsert", "key", "data"}`` or ``{"seq", "op": "delete", "key", "reason"}``."""
+    client = subscription.client
+    resource = gateway._resource(subscription.resource.code)
+    after = subscription.acknowledged_seq if after is None else after
+    limit = max(1, min(limit, MAX_BATCH))
+    entry: dict[str, Any] = {
+        "subscription": subscription.pk,
+        "client": client.application.client_id,
+        "consumer": client.department.code,
+        "resource": subscription.resource.code,
+        "after": after,
+    }
+    try:
+        if subscription.cancelled_at is not None:
+            raise GatewayError("subscription_cancelled", 410, "the subscription has been cancelled")
+        if resource is None or not resource.active:
+            raise GatewayError("unknown_resource", 404, "no such resource in the catalogue")
+        if after < 0:
+            raise GatewayError("bad_request", 400, "after must not be negative")
+        grant = gateway.grant_in_force(resource, client.department_id, timezone.now())
+        allowed = set(resource.fields) if grant is None else set(grant.fields)
+        fields = [f for f in subscription.fields if f in resource.fields]
+        refused = [f for f in fields if f not in allowed]
+        if refused:
+            raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
+        rate = gateway.UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
+        if not throttle_hit(f"gw:{client.pk}:{resource.pk}", limit=rate, window_seconds=60):
+            raise GatewayError("rate_limited", 429, f"over the granted rate of {rate} calls per minute")
+        plan = _Plan(
+            resource=resource,
+            fields={f: resource.fields[f] for f in fields},
+            clear=set(grant.clear_fields) if grant is not None else set(),
+            areas=_areas(subscription, grant),
+        )
+        horizon = feed.high_water(resource.registry)  # committed numbers up to here are all visible below
+        if connection.vendor == "postgresql":
+            count, last, body = _batch_postgresql(plan, after, limit)
+        else:
+            count, last, body = _batch_python(plan, after, limit)
+    except GatewayError as exc:
+        with transaction.atomic():
+            auditlog.log_append("bulk", {**entry, "status": exc.status, "error": exc.code})
+        raise
+    more = count == limit
+    next_after = last if more else max(last or after, horizon, after)
+    response_hash = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        index = auditlog.log_append(
+            "bulk",
+            {
+                **entry,
+                "grant": grant.pk if grant is not None else None,
+                "status": 200,
+                "count": count,
+                "last": next_after,
+                "response": response_hash,
+            },
+        )
+        Subscription.objects.filter(pk=subscription.pk, delivered_seq__lt=next_after).update(
+            delivered_seq=next_after
+        )
+        Subscription.objects.filter(pk=subscription.pk).update(last_delivery_at=timezone.now())
+    return Batch(
+        body=body,
+        count=count,
+        after=after,
+        next_after=next_after,
+        more=more,
+        phase="snapshot" if next_after <= subscription.snapshot_seq and count else "changes",
+        response_hash=response_hash,
+        log_index=index,
+    )
+
+
+def _areas(subscription: Subscription, grant: Any) -> tuple[str, list[str]]:
+    """(prefix every record must have, prefixes one of which it must have): the return-flow area and the
+    grant's record scope."""
+    scope = [area_prefix(a) for a in (grant.scope_areas if grant is not None else [])]
+    return (area_prefix(subscription.down_to) if subscription.down_to else ""), scope
+
+
+@dataclass
+class _Plan:
+    resource: Any  # gateway._Resource
+    fields: dict[str, int]  # name -> sensitivity
+    clear: set[str]
+    areas: tuple[str, list[str]]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.areas[0] or self.areas[1])
+
+
+# ---- the feed on PostgreSQL: the lines are built in the database and arrive as one text ----------------
+
+
+def _sql_area(expr: str, plan: _Plan, params: list[Any]) -> str:
+    down, scope = plan.areas
+    parts = []
+    if down:
+        parts.append(f"{expr} LIKE %s")
+        params.append(down + "%")
+    if scope:
+        parts.append("(" + " OR ".join(f"{expr} LIKE %s" for _ in scope) + ")")
+        params.extend(p + "%" for p in scope)
+    return " AND ".join(parts) or "TRUE"
+
+
+def _sql_value(name: str, grade: int, clear: bool, json_expr: str, text_expr: str) -> str:
+    if clear or grade < Sensitivity.SENSITIVE:
+        return json_expr
+    n = f"length({text_expr})"
+    if grade >= Sensitivity.SECRET:
+        masked = f"repeat('*', least({n}, 8))"
+    else:
+        masked = (
+            f"left({text_expr}, {n} / 4) || repeat('*', {n} - 2 * ({n} / 4)) || right({text_expr}, {n} / 4)"
+        )
+    return f"CASE WHEN {text_expr} IS NULL OR {text_expr} = '' THEN {json_expr} ELSE to_json({masked}) END"
+
+
+def _batch_postgresql(plan: _Plan, after: int, limit: int) -> tuple[int, int, bytes]:
+    registry = plan.resource.registry
+    area_name = plan.resource.area_field or feed.AREA_FIELD
+    params: list[Any] = []
+    if registry.kind in loader.MODELS:
+        table = loader.MODELS[registry.kind]._meta.db_table
+        key = registry.key_field
+        area_expr = area_name
+        values = ", ".join(
+            f"'{name}', " + _sql_value(name, grade, name in plan.clear, f"to_json({name})", f"{name}::text")
+            for name, grade in plan.fields.items()
+        )
+        where_record = ""
+    else:
+        table = RegistryRecord._meta.db_table
+        key = "key"
+        area_expr = f"(data ->> '{area_name}')" if area_name != registry.key_field else "key"
+
+        def json_of(name: str) -> str:
+            return "to_json(key)" if name == registry.key_field else f"(data -> '{name}')"
+
+        def text_of(name: str) -> str:
+            return "key" if name == registry.key_field else f"(data ->> '{name}')"
+
+        values = ", ".join(
+            f"'{name}', " + _sql_value(name, grade, name in plan.clear, json_of(name), text_of(name))
+            for name, grade in plan.fields.items()
+        )
+        where_record = "registry_id = %s AND "
+        params.append(registry.pk)
+    for name in plan.fields:  # names come from the catalogue, which validated them against the registry
+        if not name.replace("_", "").isalnum():
+            raise GatewayError("bad_query", 400, "unusable field name in the catalogue")
+    params.append(after)
+    record_area = _sql_area(area_expr, plan, params)
+    params.append(limit)
+    params.extend([registry.pk, after])
+    gone_area = _sql_area("area", plan, params)
+    moved_area = _sql_area("moved_to", plan, params) if plan.filtered else "TRUE"
+    params.extend([limit, limit])
+    sql = (
+        "WITH r AS ("  # noqa: S608
+        f"SELECT seq, json_build_object('seq', seq, 'op', 'upsert', 'key', {key}, 'data', "
+        f"json_build_object({values}))::text AS line FROM {table} "
+        f"WHERE {where_record}seq > %s AND {record_area} ORDER BY seq LIMIT %s), "
+        "t AS (SELECT seq, json_build_object('seq', seq, 'op', 'delete', 'key', key, 'reason', "
+        "CASE WHEN moved_to = '' THEN 'deleted' ELSE 'moved_out' END)::text AS line "
+        "FROM registries_tombstone WHERE registry_id = %s AND seq > %s "
+        f"AND {gone_area} AND (moved_to = '' OR NOT ({moved_area})) ORDER BY seq LIMIT %s), "
+        "u AS (SELECT seq, line FROM r UNION ALL SELECT seq, line FROM t ORDER BY seq LIMIT %s) "
+        "SELECT count(*), coalesce(max(seq), 0), coalesce(string_agg(line, E'\\n' ORDER BY seq), '') FROM u"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, last, text = cursor.fetchone()
+    return count, last, (text + "\n").encode() if count else b""
+
+
+# ---- the feed elsewhere (SQLite): the same lines, built here ----------------------------------------------
+
+
+def _q(lookup: str, plan: _Plan) -> Q:
+    down, scope = plan.areas
+    condition = Q(**{f"{lookup}__startswith": down}) if down else Q()
+    if scope:
+        either = Q()
+        for prefix in scope:
+            either |= Q(**{f"{lookup}__startswith": prefix})
+        condition &= either
+    return condition
+
+
+def _batch_python(plan: _Plan, after: int, limit: int) -> tuple[int, int, bytes]:
+    from tongban.registries import access
+
+    registry = plan.resource.registry
+    area_name = plan.resource.area_field or feed.AREA_FIELD
+    lookup = area_name if registry.kind in loader.MODELS else f"data__{area_name}"
+    queryset = access._queryset(registry).filter(seq__gt=after).filter(_q(lookup, plan))
+    items: list[tuple[int, dict[str, Any]]] = []
+    for record in queryset.order_by("seq")[:limit]:
+        data = access.as_dict(registry, record, full=True)
+        items.append(
+            (
+                record.seq,
+                {
+                    "seq": record.seq,
+                    "op": "upsert",
+                    "key": data[registry.key_field],
+                    "data": {
+                        name: data.get(name) if name in plan.clear else mask(data.get(name), grade)
+                        for name, grade in plan.fields.items()
+                    },
+                },
+            )
+        )
+    gone = Tombstone.objects.filter(registry=registry, seq__gt=after).filter(_q("area", plan))
+    # A record moved within the subscriber's area is not gone for it; without an area, only deletions.
+    gone = gone.filter(Q(moved_to="") | ~_q("moved_to", plan)) if plan.filtered else gone.filter(moved_to="")
+    for stone in gone.order_by("seq")[:limit]:
+        reason = "moved_out" if stone.moved_to else "deleted"
+        items.append((stone.seq, {"seq": stone.seq, "op": "delete", "key": stone.key, "reason": reason}))
+    items.sort(key=lambda item: item[0])
+    items = items[:limit]
+    if not items:
+        return 0, 0, b""
+    body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for _seq, line in items)
+    return len(items), items[-1][0], body.encode()
+
+
+# ---- aggregation: a district's system pushes its records up -----------------------------------------------
+
+
+@dataclass
+class PushResult:
+    batch_ref: str
+    accepted: int
+    rejected: int
+    rejections: list[dict[str, Any]]
+    replayed: bool
+    log_index: int | None
+
+
+def _owner_line(department: Department, owner_id: int) -> bool:
+    """The department is the owner or one of its branches below it (a district bureau of the city's)."""
+    seen = 0
+    current: Department | None = department
+    while current is not None and seen < 10:
+        if current.pk == owner_id:
+            return True
+        current = current.parent
+        seen += 1
+    return False
+
+
+def push(
+    *, client: SystemClient, resource_code: str, batch_ref: str, records: list[Mapping[str, Any]]
+) -> PushResult:
+    """Apply one batch of records to the registry behind a resource, once per ``batch_ref``."""
+    resource = gateway._resource(resource_code)
+    if resource is None or not resource.active:
+        raise GatewayError("unknown_resource", 404, "no such resource in the catalogue")
+    registry = resource.registry
+    department = Department.objects.select_related("area", "parent__parent").get(pk=client.department_id)
+    if not _owner_line(department, registry.owner_id):
+        raise GatewayError(
+            "not_contributor", 403, "only the owning department and its branches write to this registry"
+        )
+    if registry.kind not in loader.MODELS:
+        raise GatewayError(
+            "bad_request", 400, "records of operator-defined registries are written through /api/registries"
+        )
+    batch_ref = batch_ref.strip()
+    if not batch_ref or len(batch_ref) > 100:
+        raise GatewayError("bad_request", 400, "batch_ref: 1 to 100 characters")
+    if len(records) > MAX_PUSH:
+        raise GatewayError("too_large", 413, f"at most {MAX_PUSH} records per batch")
+    ref = f"{client.application.client_id}:{batch_ref}"
+    done = LoadJob.objects.filter(batch_ref=ref).first()
+    if done is not None:
+        return _result(done, batch_ref, replayed=True, log_index=None)
+    own = department.pk == registry.owner_id
+    prefix = area_prefix(department.area.code)
+    kept: list[tuple[int, Mapping[str, Any]]] = []
+    outside: list[list[Any]] = []
+    for number, raw in enumerate(records):
+        if not isinstance(raw, Mapping):
+            outside.append([number, "不是对象"])
+        elif not own and not str(raw.get(feed.AREA_FIELD) or "").startswith(prefix):
+            outside.append([number, f"“{feed.AREA_FIELD}”不在本部门辖区"])
+        else:
+            kept.append((number, raw))
+    try:
+        with transaction.atomic(durable=True):
+            job = LoadJob.objects.create(
+                registry=registry,
+                source=f"汇聚:{department.short_name}"[:200],
+                batch_ref=ref,
+                batch_size=max(1, len(kept)),
+            )
+            loader.resume(job, [raw for _n, raw in kept], workers=0)
+            # The loader counts source lines from 2 (a header); here a record is its place in the batch.
+            rejections = outside + [[kept[line - 2][0], reason] for line, reason in job.rejections]
+            job.rejections = sorted(rejections)[: loader.MAX_REJECTIONS_KEPT]
+            job.rejected += len(outside)
+            job.save(update_fields=["rejections", "rejected"])
+            index = auditlog.log_append(
+                "bulk_in",
+                {
+                    "client": client.application.client_id,
+                    "consumer": department.code,
+                    "resource": resource.code,
+                    "batch_ref": batch_ref,
+                    "records": len(records),
+                    "accepted": job.accepted,
+                    "rejected": job.rejected,
+                    "request": auditlog.digest([dict(r) for _n, r in kept]),
+                },
+            )
+    except IntegrityError:
+        # The same reference arrived twice at once: the other request applied it.
+        done = LoadJob.objects.filter(batch_ref=ref).first()
+        if done is None:
+            raise
+        return _result(done, batch_ref, replayed=True, log_index=None)
+    return _result(job, batch_ref, replayed=False, log_index=index)
+
+
+def _result(job: LoadJob, batch_ref: str, *, replayed: bool, log_index: int | None) -> PushResult:
+    return PushResult(
+        batch_ref=batch_ref,
+        accepted=job.accepted,
+        rejected=job.rejected,
+        rejections=[{"record": n, "reason": r} for n, r in job.rejections[:100]],
+        replayed=replayed,
+        log_index=log_index,
+    )

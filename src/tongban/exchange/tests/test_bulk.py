@@ -1,0 +1,338 @@
+"""Bulk subscription through HTTP: the snapshot, then the changes by number; resumable, idempotent on
+replay; the return flow to a district filtered to its area (moves and deletions included); grants enforced
+on every batch; and aggregation from a district, once per batch reference."""
+
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+from django.test import Client
+
+from tongban.cases.tests.test_api import token
+from tongban.core import codes
+from tongban.exchange import gateway, services
+from tongban.exchange.gateway import area_prefix, mask
+from tongban.exchange.models import LogEntry, ShareType, Subscription
+from tongban.identity.models import AreaLevel
+from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
+from tongban.registries import access, loader
+from tongban.registries.models import LoadJob, PersonRecord, RecordChange, Registry, RegistryKind, Tombstone
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/exchange"
+
+
+def number(n, area="339902"):
+    return codes.make_resident_id(area[:6], dt.date(1980, 1, 1) + dt.timedelta(days=n), n + 1)
+
+
+def person(n, area):
+    return {"id_number": number(n, area), "name": f"居民{n}", "phone": f"1390000{n:04d}", "area_code": area}
+
+
+@pytest.fixture
+def city(settings, calendar):
+    gateway._cache.clear()
+    city_area = AreaFactory(code="339900", name="临江市", level=AreaLevel.CITY)
+    jc = AreaFactory(code="339902", name="江城区", parent=city_area)
+    dh = AreaFactory(code="339903", name="东湖区", parent=city_area)
+    DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局", area=city_area)
+    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局", area=city_area)
+    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会", area=city_area)
+    jc_police = DepartmentFactory(code="jc-gaj", name="江城公安分局", area=jc, level="county", parent=police)
+    jc_health = DepartmentFactory(code="jc-wjw", name="江城区卫健局", area=jc, level="county", parent=health)
+    dh_health = DepartmentFactory(code="dh-wjw", name="东湖区卫健局", area=dh, level="county", parent=health)
+    registry = Registry.objects.create(
+        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
+    )
+    rows = [person(i, "339902") for i in range(4)] + [person(i, "339903") for i in range(4, 7)]
+    loader.load(registry, rows, source="seed", batch_size=3)
+    common = {"acting_user": None, "registry": registry, "area_field": "area_code", "via_bulk": True}
+    services.resource_create(
+        code="person-basic",
+        name="人口基本信息",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[("id_number", "公民身份号码", 3), ("name", "姓名", 2), ("area_code", "户籍地", 1)],
+        **common,
+    )
+    contact = services.resource_create(
+        code="person-contact",
+        name="人口联系信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=[("id_number", "公民身份号码", 3), ("name", "姓名", 2), ("phone", "电话", 4)],
+        legal_basis="《个人信息保护法》第三十四条",
+        **common,
+    )
+    services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-api-only",
+        name="人口（仅接口）",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[("name", "姓名", 2)],
+    )
+    return {
+        "registry": registry,
+        "contact": contact,
+        "health": health,
+        "jc_health": jc_health,
+        "health_token": token(health, "exchange.read"),
+        "jc_token": token(jc_health, "exchange.read"),
+        "dh_token": token(dh_health, "exchange.read"),
+        "jc_police_token": token(jc_police, "exchange.write"),
+        "health_write_token": token(health, "exchange.write"),
+    }
+
+
+def subscribe(headers, resource="person-basic", **extra):
+    body = {"resource": resource, "purpose": "妇幼健康服务对象名单", **extra}
+    return Client().post(f"{BASE}/subscriptions", body, content_type="application/json", **headers)
+
+
+def feed(headers, pk, **params):
+    return Client().get(f"{BASE}/subscriptions/{pk}/feed", params, **headers)
+
+
+def lines(response):
+    return [json.loads(line) for line in response.content.decode().splitlines()]
+
+
+def mirror(headers, pk, *, limit=10_000, after=0, state=None):
+    """What a subscriber's system does: apply every batch to its copy until the feed has no more."""
+    state = {} if state is None else state
+    while True:
+        response = feed(headers, pk, after=after, limit=limit)
+        assert response.status_code == 200, response.content
+        for line in lines(response):
+            if line["op"] == "upsert":
+                state[line["key"]] = line["data"]
+            else:
+                state.pop(line["key"], None)
+        after = int(response["Tongban-Next-After"])
+        if response["Tongban-More"] == "false":
+            return state, after
+
+
+def test_snapshot_then_changes_resumable_from_the_acknowledged_number(city):
+    created = subscribe(city["health_token"])
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    assert created.json()["down_to"] == ""  # a city department receives the whole city
+    first = feed(city["health_token"], pk, after=0)
+    assert first.status_code == 200 and first["Content-Type"].startswith("application/x-ndjson")
+    got = lines(first)
+    assert [line["op"] for line in got] == ["upsert"] * 7
+    assert [line["seq"] for line in got] == sorted(line["seq"] for line in got)
+    assert first["Tongban-Phase"] == "snapshot" and first["Tongban-More"] == "false"
+    one = next(line for line in got if line["key"] == number(0))
+    assert one["data"] == {"id_number": mask(number(0), 3), "name": "居民0", "area_code": "339902"}
+    cursor = int(first["Tongban-Next-After"])
+    ack = Client().post(
+        f"{BASE}/subscriptions/{pk}/ack",
+        {"seq": cursor},
+        content_type="application/json",
+        **city["health_token"],
+    )
+    assert ack.status_code == 200 and ack.json()["acknowledged_seq"] == cursor
+
+    # Nothing new: an empty batch that keeps the cursor.
+    idle = feed(city["health_token"], pk)
+    assert idle.content == b"" and int(idle["Tongban-Next-After"]) == cursor
+
+    registry = city["registry"]
+    access.update(
+        registry, PersonRecord.objects.filter(id_number=number(1)), {"name": "居民一"}, source="窗口"
+    )
+    loader.load(registry, [person(9, "339903")], source="新生儿落户")
+    changes = feed(city["health_token"], pk)  # no cursor given: resumes from the acknowledged number
+    assert changes["Tongban-Phase"] == "changes"
+    assert [(line["key"], line["data"]["name"]) for line in lines(changes)] == [
+        (number(1), "居民一"),
+        (number(9, "339903"), "居民9"),
+    ]
+    too_far = Client().post(
+        f"{BASE}/subscriptions/{pk}/ack",
+        {"seq": 10**9},
+        content_type="application/json",
+        **city["health_token"],
+    )
+    assert too_far.status_code == 400
+
+
+def test_a_replayed_batch_is_the_same_bytes_and_pages_add_up_to_the_registry(city):
+    pk = subscribe(city["health_token"]).json()["id"]
+    once = feed(city["health_token"], pk, after=0, limit=3)
+    again = feed(city["health_token"], pk, after=0, limit=3)
+    assert once.content == again.content and once["Tongban-More"] == "true"
+    assert hashlib.sha256(once.content).hexdigest() == once["Tongban-Response-Hash"]
+    paged, _cursor = mirror(city["health_token"], pk, limit=2)
+    whole, _ = mirror(city["health_token"], pk)
+    assert paged == whole and len(whole) == PersonRecord.objects.count()
+    # Applying the same pages again onto the copy changes nothing.
+    replayed, _ = mirror(city["health_token"], pk, limit=2, state=dict(paged))
+    assert replayed == paged
+    # Every batch is in the audit log with the hash of the bytes delivered.
+    logged = [json.loads(e.leaf) for e in LogEntry.objects.filter(kind="bulk")]
+    assert once["Tongban-Response-Hash"] in {e["response"] for e in logged}
+    assert int(once["Tongban-Log-Index"]) in {e.pk - 1 for e in LogEntry.objects.filter(kind="bulk")}
+
+
+def test_return_flow_gives_a_district_its_own_area_and_follows_moves_and_deletions(city):
+    jc = subscribe(city["jc_token"])
+    assert jc.status_code == 201 and jc.json()["down_to"] == "339902"
+    neighbour = subscribe(city["jc_token"], down_to="339903")
+    assert neighbour.status_code == 403 and neighbour.json()["code"] == "outside_scope"
+    jc_pk, dh_pk = jc.json()["id"], subscribe(city["dh_token"]).json()["id"]
+    city_pk = subscribe(city["health_token"]).json()["id"]
+    jc_copy, jc_cursor = mirror(city["jc_token"], jc_pk)
+    dh_copy, dh_cursor = mirror(city["dh_token"], dh_pk)
+    _city_copy, city_cursor = mirror(city["health_token"], city_pk)
+    assert sorted(jc_copy) == sorted(number(i) for i in range(4))
+    assert sorted(dh_copy) == sorted(number(i, "339903") for i in range(4, 7))
+
+    registry = city["registry"]
+    access.update(
+        registry, PersonRecord.objects.filter(id_number=number(2)), {"area_code": "339903"}, source="迁移"
+    )
+    access.delete(registry, number(3))
+    moved_away = lines(feed(city["jc_token"], jc_pk, after=jc_cursor))
+    assert [(line["op"], line["key"], line.get("reason")) for line in moved_away] == [
+        ("delete", number(2), "moved_out"),
+        ("delete", number(3), "deleted"),
+    ]
+    arrived = lines(feed(city["dh_token"], dh_pk, after=dh_cursor))
+    assert [(line["op"], line["key"]) for line in arrived] == [("upsert", number(2))]
+    whole_city = lines(feed(city["health_token"], city_pk, after=city_cursor))
+    assert [(line["op"], line["key"]) for line in whole_city] == [
+        ("upsert", number(2)),
+        ("delete", number(3)),
+    ]
+    jc_copy, _ = mirror(city["jc_token"], jc_pk, after=jc_cursor, state=jc_copy)
+    assert sorted(jc_copy) == sorted(number(i) for i in range(2))
+
+
+def test_a_move_made_by_a_bulk_load_leaves_a_tombstone_below_the_new_number(city):
+    registry = city["registry"]
+    loader.load(registry, [{**person(0, "339902"), "area_code": "339903001"}], source="迁移批次")
+    stone = Tombstone.objects.get(key=number(0))
+    record = PersonRecord.objects.get(id_number=number(0))
+    assert (stone.area, stone.moved_to) == ("339902", "339903001") and stone.seq < record.seq
+
+
+def test_grants_are_enforced_when_subscribing_and_on_every_batch(city):
+    refused = subscribe(city["health_token"], resource="person-contact")
+    assert refused.status_code == 403 and refused.json()["code"] == "no_grant"
+    request = services.share_request_submit(
+        acting_user=None,
+        resource=city["contact"],
+        consumer=city["health"],
+        purpose="孕产妇随访",
+        legal_basis="《母婴保健法》",
+        fields=["id_number", "name"],
+    )
+    grant = services.share_request_answer(
+        acting_user=None, share_request=request, approve=True, clear_fields=["id_number"]
+    ).grant
+    wider = subscribe(city["health_token"], resource="person-contact", fields=["name", "phone"])
+    assert wider.status_code == 403 and wider.json()["code"] == "fields_not_granted"
+    created = subscribe(city["health_token"], resource="person-contact")
+    assert created.status_code == 201 and created.json()["fields"] == ["id_number", "name"]
+    pk = created.json()["id"]
+    got = lines(feed(city["health_token"], pk, after=0))
+    assert got[0]["data"] == {"id_number": got[0]["key"], "name": got[0]["data"]["name"]}  # clear field
+    services.grant_revoke(acting_user=None, grant=grant, reason="用途已完成")
+    revoked = feed(city["health_token"], pk, after=0)
+    assert revoked.status_code == 403 and revoked.json()["code"] == "grant_revoked"
+    last = json.loads(LogEntry.objects.filter(kind="bulk").last().leaf)
+    assert last["error"] == "grant_revoked" and last["subscription"] == pk
+
+
+def test_refusals_not_offered_cancelled_and_someone_elses(city):
+    api_only = subscribe(city["health_token"], resource="person-api-only")
+    assert api_only.status_code == 409 and api_only.json()["code"] == "bulk_not_offered"
+    no_purpose = subscribe(city["health_token"], purpose=" ")
+    assert no_purpose.status_code == 400
+    pk = subscribe(city["health_token"]).json()["id"]
+    assert feed(city["jc_token"], pk).status_code == 404  # another client's subscription
+    cancelled = Client().delete(f"{BASE}/subscriptions/{pk}", **city["health_token"])
+    assert cancelled.status_code == 200 and cancelled.json()["cancelled_at"]
+    gone = feed(city["health_token"], pk, after=0)
+    assert gone.status_code == 410 and gone.json()["code"] == "subscription_cancelled"
+    assert Client().get(f"{BASE}/subscriptions/{pk}/feed").status_code == 401
+    listed = Client().get(f"{BASE}/subscriptions", **city["health_token"]).json()
+    assert [s["id"] for s in listed] == [pk]
+
+
+def forged(valid):
+    return valid[:-1] + ("0" if valid[-1] != "0" else "1")  # the check character no longer matches
+
+
+def push(headers, batch_ref, records):
+    return Client().post(
+        f"{BASE}/resources/person-basic/batches",
+        {"batch_ref": batch_ref, "records": records},
+        content_type="application/json",
+        **headers,
+    )
+
+
+def test_a_district_pushes_once_and_a_replay_changes_nothing(city):
+    pk = subscribe(city["health_token"]).json()["id"]
+    _copy, cursor = mirror(city["health_token"], pk)
+    records = [
+        person(20, "339902"),
+        {**person(21, "339902001"), "name": "居民二十一"},
+        person(22, "339903"),  # a neighbour's resident: not this district's to send
+        {**person(23, "339902"), "id_number": forged(number(23))},
+    ]
+    first = push(city["jc_police_token"], "jc-2026-11-21-001", records)
+    assert first.status_code == 201, first.content
+    body = first.json()
+    assert (body["accepted"], body["rejected"], body["replayed"]) == (2, 2, False)
+    assert [r["record"] for r in body["rejections"]] == [2, 3]
+    state = (
+        list(PersonRecord.objects.order_by("id_number").values_list("id_number", "seq")),
+        RecordChange.objects.count(),
+        LoadJob.objects.count(),
+    )
+    again = push(city["jc_police_token"], "jc-2026-11-21-001", records)
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["accepted"] == 2
+    after = (
+        list(PersonRecord.objects.order_by("id_number").values_list("id_number", "seq")),
+        RecordChange.objects.count(),
+        LoadJob.objects.count(),
+    )
+    assert after == state
+    # The city receives what the district sent, through its own subscription.
+    arrived = lines(feed(city["health_token"], pk, after=cursor))
+    assert sorted(line["key"] for line in arrived) == sorted([number(20), number(21, "339902001")])
+
+
+def test_only_the_owner_line_may_push_and_only_with_the_write_scope(city):
+    refused = push(city["health_write_token"], "x-1", [person(30, "339902")])
+    assert refused.status_code == 403 and refused.json()["code"] == "not_contributor"
+    assert push(city["jc_token"], "x-2", [person(31, "339902")]).status_code == 401
+    assert not PersonRecord.objects.filter(id_number__in=[number(30), number(31)]).exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "prefix"),
+    [
+        ("339900", "3399"),
+        ("339902", "339902"),
+        ("330000", "33"),
+        ("339902000", "339902"),
+        ("339902001", "339902001"),
+    ],
+)
+def test_area_prefix(code, prefix):
+    assert area_prefix(code) == prefix
+
+
+def test_subscription_counts_survive_in_the_database(city):
+    pk = subscribe(city["health_token"]).json()["id"]
+    mirror(city["health_token"], pk)
+    stored = Subscription.objects.get(pk=pk)
+    assert stored.delivered_seq >= stored.snapshot_seq > 0 and stored.last_delivery_at is not None
