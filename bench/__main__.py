@@ -16,7 +16,10 @@ BENCHMARKS = ["codes", "catalogue", "cases", "licences", "registries", "exchange
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
-        "names", nargs="*", default=BENCHMARKS, help=f"which to run (default: all of {BENCHMARKS})"
+        "names",
+        nargs="*",
+        default=BENCHMARKS,
+        help=f"which to run (default: all of {BENCHMARKS}); exchange:bulk, exchange:gateway … one part",
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="fraction of the documented workload (default 1)"
@@ -29,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# Tongban benchmarks — Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
     )
-    for name in args.names:
+    for arg in args.names:
+        name, _, only = arg.partition(":")  # exchange:bulk runs one part of a benchmark that has parts
         module = __import__(f"bench.{name}", fromlist=["run"])
         started = time.perf_counter()
-        print(f"\n## {name}")
-        for label, figure in module.run(args.scale):
+        print(f"\n## {arg}")
+        for label, figure in module.run(args.scale, **({"only": only} if only else {})):
             print(f"{label:<58} {figure}")
         print(f"({time.perf_counter() - started:.1f} s)")
     return 0

@@ -264,9 +264,10 @@ def _sql_area(expr: str, plan: _Plan, params: list[Any]) -> str:
     return " AND ".join(parts) or "TRUE"
 
 
-def _sql_value(name: str, grade: int, clear: bool, json_expr: str, text_expr: str) -> str:
+def _sql_value(grade: int, clear: bool, json_expr: str, text_expr: str) -> str:
+    """SQL for the JSON text of one field's value, masked as ``gateway.mask`` masks it."""
     if clear or grade < Sensitivity.SENSITIVE:
-        return json_expr
+        return f"coalesce(({json_expr})::text, 'null')"
     n = f"length({text_expr})"
     if grade >= Sensitivity.SECRET:
         masked = f"repeat('*', least({n}, 8))"
@@ -274,26 +275,37 @@ def _sql_value(name: str, grade: int, clear: bool, json_expr: str, text_expr: st
         masked = (
             f"left({text_expr}, {n} / 4) || repeat('*', {n} - 2 * ({n} / 4)) || right({text_expr}, {n} / 4)"
         )
-    return f"CASE WHEN {text_expr} IS NULL OR {text_expr} = '' THEN {json_expr} ELSE to_json({masked}) END"
+    return (
+        f"CASE WHEN {text_expr} IS NULL THEN 'null' WHEN {text_expr} = '' THEN '\"\"' "
+        f"ELSE to_json({masked})::text END"
+    )
 
 
 def _batch_postgresql(plan: _Plan, after: int, limit: int) -> tuple[int, int, bytes]:
+    """Compact JSON lines concatenated in the database (json_build_object costs twice as much) and copied
+    out as one stream of bytes, with no Python object per row."""
     registry = plan.resource.registry
     area_name = plan.resource.area_field or feed.AREA_FIELD
+    for name in (*plan.fields, area_name):  # catalogue names, validated against the registry; still checked
+        if not name.replace("_", "").isalnum():
+            raise GatewayError("bad_query", 400, "unusable field name in the catalogue")
     params: list[Any] = []
     if registry.kind in loader.MODELS:
         table = loader.MODELS[registry.kind]._meta.db_table
         key = registry.key_field
         area_expr = area_name
-        values = ", ".join(
-            f"'{name}', " + _sql_value(name, grade, name in plan.clear, f"to_json({name})", f"{name}::text")
-            for name, grade in plan.fields.items()
-        )
+
+        def json_of(name: str) -> str:
+            return f"to_json({name})"
+
+        def text_of(name: str) -> str:
+            return f"{name}::text"
+
         where_record = ""
     else:
         table = RegistryRecord._meta.db_table
         key = "key"
-        area_expr = f"(data ->> '{area_name}')" if area_name != registry.key_field else "key"
+        area_expr = "key" if area_name == registry.key_field else f"(data ->> '{area_name}')"
 
         def json_of(name: str) -> str:
             return "to_json(key)" if name == registry.key_field else f"(data -> '{name}')"
@@ -301,15 +313,15 @@ def _batch_postgresql(plan: _Plan, after: int, limit: int) -> tuple[int, int, by
         def text_of(name: str) -> str:
             return "key" if name == registry.key_field else f"(data ->> '{name}')"
 
-        values = ", ".join(
-            f"'{name}', " + _sql_value(name, grade, name in plan.clear, json_of(name), text_of(name))
-            for name, grade in plan.fields.items()
-        )
         where_record = "registry_id = %s AND "
         params.append(registry.pk)
-    for name in plan.fields:  # names come from the catalogue, which validated them against the registry
-        if not name.replace("_", "").isalnum():
-            raise GatewayError("bad_query", 400, "unusable field name in the catalogue")
+    values = (
+        " || ',' || ".join(
+            f"'\"{name}\":' || " + _sql_value(grade, name in plan.clear, json_of(name), text_of(name))
+            for name, grade in plan.fields.items()
+        )
+        or "''"
+    )
     params.append(after)
     record_area = _sql_area(area_expr, plan, params)
     params.append(limit)
@@ -319,20 +331,23 @@ def _batch_postgresql(plan: _Plan, after: int, limit: int) -> tuple[int, int, by
     params.extend([limit, limit])
     sql = (
         "WITH r AS ("  # noqa: S608
-        f"SELECT seq, json_build_object('seq', seq, 'op', 'upsert', 'key', {key}, 'data', "
-        f"json_build_object({values}))::text AS line FROM {table} "
+        f"""SELECT seq, '{{"seq":' || seq || ',"op":"upsert","key":' || to_json({key})::text || """
+        f"""',"data":{{' || {values} || '}}}}' AS line FROM {table} """
         f"WHERE {where_record}seq > %s AND {record_area} ORDER BY seq LIMIT %s), "
-        "t AS (SELECT seq, json_build_object('seq', seq, 'op', 'delete', 'key', key, 'reason', "
-        "CASE WHEN moved_to = '' THEN 'deleted' ELSE 'moved_out' END)::text AS line "
+        """t AS (SELECT seq, '{"seq":' || seq || ',"op":"delete","key":' || to_json(key)::text || """
+        """',"reason":"' || CASE WHEN moved_to = '' THEN 'deleted' ELSE 'moved_out' END || '"}' AS line """
         "FROM registries_tombstone WHERE registry_id = %s AND seq > %s "
-        f"AND {gone_area} AND (moved_to = '' OR NOT ({moved_area})) ORDER BY seq LIMIT %s), "
-        "u AS (SELECT seq, line FROM r UNION ALL SELECT seq, line FROM t ORDER BY seq LIMIT %s) "
-        "SELECT count(*), coalesce(max(seq), 0), coalesce(string_agg(line, E'\\n' ORDER BY seq), '') FROM u"
+        f"AND {gone_area} AND (moved_to = '' OR NOT ({moved_area})) ORDER BY seq LIMIT %s) "
+        "SELECT line FROM (SELECT seq, line FROM r UNION ALL SELECT seq, line FROM t ORDER BY seq LIMIT %s) u"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        count, last, text = cursor.fetchone()
-    return count, last, (text + "\n").encode() if count else b""
+    # CSV with a delimiter and quote that JSON text never holds raw: every line arrives exactly as built.
+    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql, params) as copy:
+        body = b"".join(bytes(chunk) for chunk in copy)
+    if not body:
+        return 0, 0, b""
+    last_line = body[body.rindex(b"\n", 0, len(body) - 1) + 1 :] if body.count(b"\n") > 1 else body
+    return body.count(b"\n"), int(last_line[len(b'{"seq":') : last_line.index(b",")]), body
 
 
 # ---- the feed elsewhere (SQLite): the same lines, built here ----------------------------------------------

@@ -212,6 +212,14 @@ def test_return_flow_gives_a_district_its_own_area_and_follows_moves_and_deletio
     assert sorted(jc_copy) == sorted(number(i) for i in range(2))
 
 
+def test_lines_are_valid_json_whatever_the_values_hold(city):
+    odd = 'O\'Brien "老王" \\ 路\t1号'
+    access.update(city["registry"], PersonRecord.objects.filter(id_number=number(0)), {"name": odd}, source="更正")
+    pk = subscribe(city["health_token"]).json()["id"]
+    got = {line["key"]: line for line in lines(feed(city["health_token"], pk, after=0))}
+    assert got[number(0)]["data"]["name"] == odd and len(got) == 7
+
+
 def test_a_move_made_by_a_bulk_load_leaves_a_tombstone_below_the_new_number(city):
     registry = city["registry"]
     loader.load(registry, [{**person(0, "339902"), "area_code": "339903001"}], source="迁移批次")
