@@ -23,15 +23,19 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from tongban.core.codes import CodeError, parse_area_code
 from tongban.core.throttle import throttle_hit
 from tongban.identity.models import Department, SystemClient
+from tongban.identity.permissions import Perm
+from tongban.identity.selectors import staff_has_perm
+from tongban.identity.services import require_perm
 from tongban.registries import feed, loader
 from tongban.registries.models import LoadJob, RegistryRecord, Tombstone
 
-from . import auditlog, gateway
+from . import auditlog, gateway, services
 from .gateway import GatewayError, area_prefix, mask
 from .models import Resource, Sensitivity, Subscription
 
@@ -116,7 +120,17 @@ def subscription_create(
     return subscription
 
 
-def subscription_cancel(subscription: Subscription) -> Subscription:
+def subscription_cancel(
+    subscription: Subscription, *, acting_user: Any = None, request: HttpRequest | None = None
+) -> Subscription:
+    """Cancelled by its client, or by staff: a data officer of the provider or of the data bureau."""
+    if acting_user is not None:
+        owner = subscription.resource.owner
+        operator = services.operator_department()
+        if not staff_has_perm(acting_user, Perm.DATA_MANAGE, owner) and not (
+            operator is not None and staff_has_perm(acting_user, Perm.DATA_MANAGE, operator)
+        ):
+            require_perm(acting_user, Perm.DATA_MANAGE, owner, request=request, action="subscription_cancel")
     with transaction.atomic(durable=True):
         locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if locked.cancelled_at is None:
@@ -127,9 +141,12 @@ def subscription_cancel(subscription: Subscription) -> Subscription:
                 {
                     "action": "cancel",
                     "subscription": locked.pk,
-                    "client": locked.client.application.client_id,
+                    "client": subscription.client.application.client_id,
+                    "by": acting_user.username if acting_user is not None else None,
                 },
             )
+            if acting_user is not None:
+                services.audit_subscription(acting_user, subscription, request)
     return locked
 
 
@@ -509,3 +526,48 @@ def _result(job: LoadJob, batch_ref: str, *, replayed: bool, log_index: int | No
         replayed=replayed,
         log_index=log_index,
     )
+
+
+# ---- the data tracker's view of subscriptions ------------------------------------------------------------
+
+
+def subscriptions_covering(subjects: Sequence[str]) -> list[dict[str, Any]]:
+    """Subscriptions that deliver these people's records (as residents, or as legal representatives), with
+    the same hold-back for covert purposes as single reads."""
+    from tongban.registries.models import LegalEntityRecord, PersonRecord, RegistryKind
+
+    places: list[tuple[str, str]] = [
+        (RegistryKind.POPULATION, area)
+        for area in PersonRecord.objects.filter(id_number__in=subjects).values_list("area_code", flat=True)
+    ]
+    places += [
+        (RegistryKind.LEGAL_ENTITY, area)
+        for area in LegalEntityRecord.objects.filter(legal_rep_id_number__in=subjects).values_list(
+            "area_code", flat=True
+        )
+    ]
+    if not places:
+        return []
+    today = timezone.localdate()
+    found = (
+        Subscription.objects.filter(
+            cancelled_at__isnull=True, resource__registry__kind__in={k for k, _a in places}
+        )
+        .filter(Q(grant__isnull=True) | Q(grant__hold_until__isnull=True) | Q(grant__hold_until__lte=today))
+        .select_related("resource__registry", "client__department")
+    )
+    rows = []
+    for subscription in found[:200]:
+        kind = subscription.resource.registry.kind
+        prefix = area_prefix(subscription.down_to) if subscription.down_to else ""
+        if any(k == kind and (area or "").startswith(prefix) for k, area in places):
+            rows.append(
+                {
+                    "at": subscription.created_at,
+                    "who": subscription.client.department.name,
+                    "what": subscription.resource.name,
+                    "fields": subscription.fields,
+                    "purpose": subscription.purpose,
+                }
+            )
+    return rows

@@ -10,7 +10,7 @@ from tongban.identity.models import Department, Person
 from tongban.identity.services import system_client_create
 from tongban.registries.models import Registry
 
-from . import auditlog, gateway, services
+from . import auditlog, bulk, gateway, services
 from .models import ShareType
 
 PERSON_BASIC = [
@@ -144,5 +144,45 @@ def build_demo_exchange() -> tuple[str, str]:
         )
         with contextlib.suppress(gateway.GatewayError):  # a person missing from the registry: logged too
             gateway.query(call)
+    _demo_bulk(client)
     auditlog.checkpoint_sign()
     return client.application.client_id, secret
+
+
+def _demo_bulk(city_client: object) -> None:
+    """江城公安分局 pushes newly registered residents up once (汇聚); 市卫健委 subscribes to the whole city and
+    江城区卫健局 gets its own area back (回流), each having pulled and acknowledged its first batch."""
+    import datetime as dt
+
+    from tongban.core import codes
+
+    station = system_client_create(
+        acting_user=None,
+        department=Department.objects.get(code="jc-gaj"),
+        name="江城公安分局户籍系统",
+        scopes=["exchange.write"],
+    )[0]
+    born = dt.date(2026, 11, 2)
+    newborns = [
+        {
+            "id_number": codes.make_resident_id("339902", born + dt.timedelta(days=i), 501 + 2 * i),
+            "name": name,
+            "sex": "男" if i % 2 == 0 else "女",
+            "birth_date": (born + dt.timedelta(days=i)).isoformat(),
+            "area_code": "339902001",
+            "household_address": "临江市江城区滨江路88号",
+        }
+        for i, name in enumerate(["陈子墨", "林若溪", "周沐阳"])
+    ]
+    bulk.push(client=station, resource_code="person-basic", batch_ref="JC-HJ-20261120-001", records=newborns)
+    district = system_client_create(
+        acting_user=None,
+        department=Department.objects.get(code="jc-wjw"),
+        name="江城区基层卫生信息系统",
+        scopes=["exchange.read"],
+    )[0]
+    for client, purpose in [(city_client, "妇幼健康服务对象名单"), (district, "家庭医生签约居民名单")]:
+        subscription = bulk.subscription_create(client=client, resource_code="person-basic", purpose=purpose)
+        batch = bulk.deliver(subscription, after=0, limit=bulk.MAX_BATCH)
+        subscription.refresh_from_db()
+        bulk.subscription_ack(subscription, batch.next_after)

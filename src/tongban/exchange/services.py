@@ -70,6 +70,17 @@ def _audit(
     )
 
 
+def audit_subscription(acting_user: User, subscription: Any, request: HttpRequest | None) -> None:
+    _audit(
+        acting_user,
+        "subscription_cancel",
+        subscription.resource.owner,
+        subscription,
+        request,
+        consumer=subscription.client.department.code,
+    )
+
+
 def _log(action: str, **data: Any) -> int:
     return auditlog.log_append("grant", {"action": action, **data})
 

@@ -10,6 +10,8 @@ urlpatterns = [
     path("staff/exchange/requests/<str:number>/", views.request_detail, name="request"),
     path("staff/exchange/grants/", views.grants, name="grants"),
     path("staff/exchange/grants/<int:pk>/", views.grant_action, name="grant_action"),
+    path("staff/exchange/subscriptions/", views.subscriptions, name="subscriptions"),
+    path("staff/exchange/subscriptions/<int:pk>/", views.subscription_cancel, name="subscription_cancel"),
     path("staff/exchange/audit/", views.audit_log, name="audit"),
     path("my/data-usage/", views.data_usage, name="data_usage"),
 ]

@@ -22,8 +22,16 @@ from tongban.identity.permissions import Perm
 from tongban.identity.selectors import acting_codes, departments_where, staff_has_perm
 from tongban.identity.views import staff_required
 
-from . import auditlog, gateway, services
-from .models import Checkpoint, Grant, RequestStatus, Resource, ShareRequest, ShareType
+from . import auditlog, bulk, gateway, services
+from .models import (
+    Checkpoint,
+    Grant,
+    RequestStatus,
+    Resource,
+    ShareRequest,
+    ShareType,
+    Subscription,
+)
 
 
 @staff_required(Perm.DATA_VIEW)
@@ -240,6 +248,37 @@ def grant_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required(Perm.DATA_VIEW)
+def subscriptions(request: HttpRequest) -> HttpResponse:
+    """Bulk subscriptions to the department's resources, and its own systems' subscriptions."""
+    mine = departments_where(request.user, Perm.DATA_VIEW)
+    operator = services.operator_department()
+    is_operator = operator is not None and staff_has_perm(request.user, Perm.DATA_MANAGE, operator)
+    found = Subscription.objects.select_related(
+        "resource__owner", "client__department", "client__application"
+    )
+    if not is_operator:
+        found = found.filter(Q(resource__owner__in=mine) | Q(client__department__in=mine))
+    managed = {d.pk for d in departments_where(request.user, Perm.DATA_MANAGE)}
+    rows = [(s, is_operator or s.resource.owner_id in managed) for s in found[:300]]
+    return render(request, "exchange/subscriptions.html", {"rows": rows})
+
+
+@staff_required(Perm.DATA_MANAGE)
+@require_POST
+def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = get_object_or_404(
+        Subscription.objects.select_related("resource__owner", "client__department", "client__application"),
+        pk=pk,
+    )
+    try:
+        bulk.subscription_cancel(subscription, acting_user=request.user, request=request)
+        messages.success(request, _("订阅已停止，之后的批次将被拒绝。"))
+    except NotPermitted as exc:
+        messages.error(request, str(exc))
+    return redirect("exchange:subscriptions")
+
+
+@staff_required(Perm.DATA_VIEW)
 def audit_log(request: HttpRequest) -> HttpResponse:
     checkpoints = Checkpoint.objects.all()[:50]
     return render(
@@ -282,4 +321,8 @@ def data_usage(request: HttpRequest) -> HttpResponse:
             }
         )
     rows.sort(key=lambda row: row["at"], reverse=True)
-    return render(request, "exchange/data_usage.html", {"rows": rows[:300]})
+    return render(
+        request,
+        "exchange/data_usage.html",
+        {"rows": rows[:300], "subscriptions": bulk.subscriptions_covering(subjects)},
+    )

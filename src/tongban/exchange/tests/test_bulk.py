@@ -214,7 +214,9 @@ def test_return_flow_gives_a_district_its_own_area_and_follows_moves_and_deletio
 
 def test_lines_are_valid_json_whatever_the_values_hold(city):
     odd = 'O\'Brien "老王" \\ 路\t1号'
-    access.update(city["registry"], PersonRecord.objects.filter(id_number=number(0)), {"name": odd}, source="更正")
+    access.update(
+        city["registry"], PersonRecord.objects.filter(id_number=number(0)), {"name": odd}, source="更正"
+    )
     pk = subscribe(city["health_token"]).json()["id"]
     got = {line["key"]: line for line in lines(feed(city["health_token"], pk, after=0))}
     assert got[number(0)]["data"]["name"] == odd and len(got) == 7
@@ -344,3 +346,46 @@ def test_subscription_counts_survive_in_the_database(city):
     mirror(city["health_token"], pk)
     stored = Subscription.objects.get(pk=pk)
     assert stored.delivered_seq >= stored.snapshot_seq > 0 and stored.last_delivery_at is not None
+
+
+def officer(department):
+    from tongban.identity.constants import StaffRoleName
+    from tongban.identity.tests.factories import StaffFactory
+    from tongban.identity.tests.test_views import login_staff
+
+    client = Client()
+    login_staff(client, StaffFactory(roles=[(department, StaffRoleName.DATA_OFFICER)], totp=True))
+    return client
+
+
+def test_the_provider_sees_and_stops_a_subscription_another_department_cannot(city):
+    from tongban.core.constants import AuditEventType
+    from tongban.core.models import AuditEvent
+
+    pk = subscribe(city["health_token"]).json()["id"]
+    provider = officer(city["registry"].owner)
+    stranger = officer(DepartmentFactory(code="ljs-jyj", name="临江市教育局"))
+    page = provider.get("/staff/exchange/subscriptions/").content.decode()
+    assert "妇幼健康服务对象名单" in page and "停止订阅" in page
+    assert "妇幼健康服务对象名单" not in stranger.get("/staff/exchange/subscriptions/").content.decode()
+    stranger.post(f"/staff/exchange/subscriptions/{pk}/")
+    assert Subscription.objects.get(pk=pk).cancelled_at is None
+    provider.post(f"/staff/exchange/subscriptions/{pk}/")
+    assert Subscription.objects.get(pk=pk).cancelled_at is not None
+    events = AuditEvent.objects.filter(extra_data__action="subscription_cancel")
+    assert sorted(e.event_type for e in events) == sorted(
+        [AuditEventType.DATA_SHARING, AuditEventType.PERMISSION_DENIED]
+    )
+    assert feed(city["health_token"], pk, after=0).status_code == 410
+
+
+def test_the_data_tracker_lists_subscriptions_that_carry_the_persons_record(city):
+    from tongban.identity.tests.factories import PersonFactory, UserFactory
+
+    subscribe(city["jc_token"])  # 江城区: the resident below lives there
+    subscribe(city["dh_token"], purpose="东湖区随访名单")  # 东湖区: does not carry this resident
+    citizen = Client()
+    citizen.force_login(UserFactory(person=PersonFactory(id_number=number(1), name="居民1")))
+    page = citizen.get("/my/data-usage/").content.decode()
+    assert "江城区卫健局" in page and "妇幼健康服务对象名单" in page
+    assert "东湖区随访名单" not in page

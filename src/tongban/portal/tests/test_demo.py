@@ -96,3 +96,12 @@ def test_demo_load_command_is_idempotent(capsys):
     assert set(ShareRequest.objects.values_list("status", flat=True)) == {"approved", "refused", "pending"}
     assert DataAccess.objects.exists() and auditlog.log_check().ok
     assert auditlog.latest_checkpoint().tree_size == auditlog.tree_size()
+    # Bulk: the district's push went up once; the city's copy has it, the district's only its own area.
+    from tongban.exchange.models import Subscription
+    from tongban.registries.models import LoadJob
+
+    assert LoadJob.objects.get(batch_ref__endswith=":JC-HJ-20261120-001").accepted == 3
+    city, district = Subscription.objects.order_by("pk")
+    assert district.down_to == "339902" and city.down_to == ""
+    assert city.acknowledged_seq == city.delivered_seq >= city.snapshot_seq > 0
+    assert district.acknowledged_seq > 0
