@@ -59,6 +59,17 @@ def log_append(kind: str, data: Mapping[str, Any]) -> int:
     return entry.pk - 1
 
 
+def append_statement(kind: str, data: Mapping[str, Any], at: dt.datetime) -> tuple[str, list[Any]]:
+    """The INSERT … RETURNING id of one entry, for a caller that folds it into a statement of its own (the
+    gateway writes the entry and its tracker rows in one round trip). Call ``appended()`` after it."""
+    sql = "INSERT INTO exchange_logentry (kind, leaf, at) VALUES (%s, %s, %s) RETURNING id"
+    return sql, [kind, entry_bytes(kind, data, at), at]
+
+
+def appended() -> None:
+    _checkpoint_on_commit()
+
+
 def _checkpoint_on_commit() -> None:
     # Celery beat signs every 2 s in production; where Celery is eager (the demo) nobody runs beat, so the
     # entry is integrated and signed right after its commit, and its receipt's proof is there at once.

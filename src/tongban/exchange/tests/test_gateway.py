@@ -162,9 +162,11 @@ def test_expired_and_revoked_grants_are_refused(world):
     grant = grant_for(world, world["health"], ["name"])
     assert get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code == 200
     Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    gateway.forget_grants()  # changed behind the ORM's back: as if the cache's second had passed
     expired = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
     assert expired.status_code == 403 and expired.json()["code"] == "grant_expired"
     Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() + dt.timedelta(days=1))
+    gateway.forget_grants()
     services.grant_revoke(acting_user=None, grant=grant, reason="用途已完成")
     revoked = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
     assert revoked.status_code == 403 and revoked.json()["code"] == "grant_revoked"
@@ -173,6 +175,18 @@ def test_expired_and_revoked_grants_are_refused(world):
         for t in LogEntry.objects.values_list("leaf", flat=True)
     ]
     assert {"grant", "revoke", "grant_expired", "grant_revoked"} <= set(kinds)
+
+
+def test_a_grant_revoked_by_another_process_stops_working_within_a_second(world, monkeypatch):
+    grant = grant_for(world, world["health"], ["name"])
+    assert get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code == 200
+    # Another process revokes: no signal reaches this one, whose cache holds the grant for a second.
+    Grant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
+    assert get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code == 200
+    later = gateway._clock() + gateway.GRANT_CACHE_SECONDS + 0.01
+    monkeypatch.setattr(gateway, "_clock", lambda: later)
+    refused = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
+    assert refused.status_code == 403 and refused.json()["code"] == "grant_revoked"
 
 
 def test_rate_limit(world):
