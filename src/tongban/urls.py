@@ -20,6 +20,8 @@ oidc_patterns = [
 ]
 
 urlpatterns = [
+    # First: system clients call the API at rates where trying every page pattern before it shows.
+    path("api/", api.urls),
     path("", include("tongban.portal.urls")),
     path("", include("tongban.identity.urls")),
     path("", include("tongban.cases.urls")),
@@ -29,7 +31,6 @@ urlpatterns = [
     path("services/", include("tongban.catalog.urls")),
     path("staff/catalogue/", include("tongban.catalog.staff_urls")),
     path("o/", include((oidc_patterns, "oauth2_provider"), namespace="oauth2_provider")),
-    path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

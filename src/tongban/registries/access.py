@@ -4,11 +4,12 @@ tables or the JSON records of operator-defined registries. Used by the Digital R
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
@@ -172,9 +173,24 @@ def update(registry: Registry, records: models.QuerySet, content: Mapping[str, A
     return count
 
 
+@functools.cache
+def _by_key_statement(kind: str, key_field: str, vendor: str) -> tuple[str, list[str]]:
+    model = MODELS[kind]
+    names = [f.attname for f in model._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    column = connection.ops.quote_name(model._meta.get_field(key_field).column)
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"SELECT {columns} FROM {table} WHERE {column} = %s LIMIT 1", names  # noqa: S608
+
+
 def _by_key(registry: Registry, key: str) -> Any:
     if registry.kind in MODELS:
-        return MODELS[registry.kind].objects.filter(**{registry.key_field: key}).first()
+        # The gateway reads by key on every call: a statement made once, not compiled by the ORM each time.
+        sql, names = _by_key_statement(registry.kind, registry.key_field, connection.vendor)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key])
+            row = cursor.fetchone()
+        return None if row is None else MODELS[registry.kind].from_db(connection.alias, names, row)
     return RegistryRecord.objects.filter(registry=registry, key=key).first()
 
 
