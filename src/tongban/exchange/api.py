@@ -27,14 +27,22 @@ class GatewayScope(ClientScope):
     def __call__(self, request: HttpRequest) -> Any:
         result = super().__call__(request)
         if not result:
-            header = request.headers.get("Authorization", "")
-            token = header.partition(" ")[2]
-            gateway.log_refused_token(
-                token_hint=hashlib.sha256(token.encode()).hexdigest()[:16] if token else "",
-                path=request.path,
-                mediator=request.headers.get("Information-Mediator-Client", "")[:300],
+            log_refusal(
+                request.headers.get("Authorization", ""),
+                request.path,
+                request.headers.get("Information-Mediator-Client", ""),
             )
         return result
+
+
+def log_refusal(authorization: str, path: str, mediator: str) -> None:
+    """A refused token in the audit log: a 16-hex hash of the token, never the token itself."""
+    token = authorization.partition(" ")[2]
+    gateway.log_refused_token(
+        token_hint=hashlib.sha256(token.encode()).hexdigest()[:16] if token else "",
+        path=path,
+        mediator=mediator[:300],
+    )
 
 
 READ = GatewayScope("exchange.read")
@@ -46,8 +54,11 @@ def _error(exc: gateway.GatewayError) -> JsonResponse:
 
 
 def _mediator(request: HttpRequest) -> str:
-    header = request.headers.get("Information-Mediator-Client", "")
-    return header if MEDIATOR.match(header) else ""
+    return mediator_of(request.headers.get("Information-Mediator-Client", ""))
+
+
+def mediator_of(header: str) -> str:
+    return header[:300] if MEDIATOR.match(header) else ""
 
 
 # ---- catalogue ------------------------------------------------------------------------------------------
@@ -108,7 +119,7 @@ class QueryIn(Schema):
     purpose: str = ""
 
 
-def _fields(text: str) -> list[str] | None:
+def gateway_fields(text: str) -> list[str] | None:
     names = [f.strip() for f in text.split(",") if f.strip()]
     return names or None
 
@@ -123,14 +134,12 @@ def gateway_record(request: HttpRequest, code: str, key: str, fields: str = "", 
         client=request.auth,
         resource_code=code,
         key=key[:120],
-        fields=_fields(fields),
+        fields=gateway_fields(fields),
         purpose=purpose[:300],
         mediator=_mediator(request),
     )
-    try:
-        return JsonResponse(gateway.query(call))
-    except gateway.GatewayError as exc:
-        return _error(exc)
+    status, body = gateway.answer(call)
+    return JsonResponse(body, status=status)
 
 
 @router.post(
@@ -147,10 +156,8 @@ def gateway_query(request: HttpRequest, code: str, payload: QueryIn) -> Any:
         purpose=payload.purpose[:300],
         mediator=_mediator(request),
     )
-    try:
-        return JsonResponse(gateway.query(call))
-    except gateway.GatewayError as exc:
-        return _error(exc)
+    status, body = gateway.answer(call)
+    return JsonResponse(body, status=status)
 
 
 # ---- bulk subscription, return flow and aggregation ----------------------------------------------------------

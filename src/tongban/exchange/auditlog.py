@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from tongban.core import merkle
+from tongban.core.canonical import canonical_json
 from tongban.core.fastinsert import insert
 
 from .models import Checkpoint, LogEntry, LogNode, LogState
@@ -48,7 +48,7 @@ def _b64(data: bytes) -> str:
 
 def entry_bytes(kind: str, data: Mapping[str, Any], at: dt.datetime) -> str:
     """The leaf: canonical JSON (RFC 8785) of the metadata, so anyone can recompute its hash."""
-    return rfc8785.dumps({"kind": kind, "at": at.isoformat(), **data}).decode()
+    return canonical_json({"kind": kind, "at": at.isoformat(), **data}).decode()
 
 
 def log_append(kind: str, data: Mapping[str, Any]) -> int:
@@ -424,4 +424,4 @@ def _levels_subtree(levels: dict[int, list[bytes]]) -> merkle.Subtree:
 
 def digest(value: Any) -> str:
     """SHA-256 of a value's RFC 8785 JSON: the request and response hashes of receipts."""
-    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+    return hashlib.sha256(canonical_json(value)).hexdigest()

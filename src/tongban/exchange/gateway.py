@@ -214,6 +214,15 @@ def query(call: Call) -> dict[str, Any]:
     return body
 
 
+def answer(call: Call) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body of a call, refusals included: what both ways in (the API router and
+    the lean WSGI path of ``fastpath``) send back."""
+    try:
+        return 200, query(call)
+    except GatewayError as exc:
+        return exc.status, {"code": exc.code, "message": exc.message}
+
+
 def _read(call: Call, resource: _Resource, grant: Grant | None) -> list[tuple[dict[str, Any], str, str]]:
     registry = resource.registry
     scope = grant.scope_areas if grant is not None else []

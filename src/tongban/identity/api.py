@@ -54,15 +54,24 @@ class ClientScope(HttpBearer):
         super().__init__()
         self.scopes = list(scopes)
 
+    FULL_CHECK = object()  # the token needs django-oauth-toolkit's full check (audience-restricted)
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        client = self.check(token)
+        if client is self.FULL_CHECK:
+            return self._authenticate_oauthlib(request)
+        if client is not None:
+            request.system_client = client
+        return client
+
+    def check(self, token: str) -> Any:
+        """The system client a bearer token stands for with every scope of this guard, None, or FULL_CHECK.
+        Usable without a Django request (the gateway's lean WSGI path)."""
         checksum = hashlib.sha256(token.encode()).hexdigest()
         hit = self._checked.get(checksum)
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.TOKEN_CACHE_SECONDS and hit[1] > timezone.now():
-            if not set(self.scopes) <= hit[2]:
-                return None
-            request.system_client = hit[3]
-            return hit[3]
+            return hit[3] if set(self.scopes) <= hit[2] else None
         # One query for token, application, system client and department: the same checks as
         # django-oauth-toolkit's validate_bearer_token (known token, not expired, every scope), without
         # oauthlib's request parsing, which cost more than the rest of a submission.
@@ -72,7 +81,7 @@ class ClientScope(HttpBearer):
             .first()
         )
         if access is not None and access.resource:  # audience-restricted tokens: the toolkit's full check
-            return self._authenticate_oauthlib(request)
+            return self.FULL_CHECK
         if access is None or access.is_expired() or access.application is None:
             return None
         client = getattr(access.application, "system_client", None)
@@ -84,7 +93,6 @@ class ClientScope(HttpBearer):
             self._checked[checksum] = (now, access.expires, frozenset(access.scope.split()), client)
         if not access.allow_scopes(self.scopes):
             return None
-        request.system_client = client
         return client
 
     def _authenticate_oauthlib(self, request: HttpRequest) -> Any:

@@ -18,6 +18,7 @@ TONGBAN_LOG_FORMAT     "json" (default) or "text".
 TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the data bureau): its seal signs
                        the audit log's checkpoints and overdue share requests escalate to it (default ljs-sjj).
 TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
+TONGBAN_GATEWAY_FAST_PATH  "0" to send gateway reads by key through the full page stack too (default "1").
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Reads by key through the sharing gateway skip the page middleware (tongban.exchange.fastpath).
+TONGBAN_GATEWAY_FAST_PATH = env_bool("TONGBAN_GATEWAY_FAST_PATH", True)
 
 AUTH_USER_MODEL = "identity.User"
 AUTHENTICATION_BACKENDS = [

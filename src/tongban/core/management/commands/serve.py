@@ -19,9 +19,9 @@ class TongbanServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from django.core.wsgi import get_wsgi_application
+        from tongban.wsgi import application
 
-        return get_wsgi_application()
+        return application
 
 
 class Command(BaseCommand):
