@@ -4,11 +4,13 @@ is audited and appended to the Merkle audit log in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,9 +18,12 @@ from django.utils.translation import gettext as _
 
 from tongban.core import workdays
 from tongban.core.constants import AuditEventType
+from tongban.core.notify import send_sms
 from tongban.core.services import audit_record
+from tongban.identity.constants import StaffRoleName
 from tongban.identity.models import Department, User
 from tongban.identity.permissions import Perm
+from tongban.identity.selectors import department_staff
 from tongban.identity.services import require_perm
 from tongban.registries import access
 from tongban.registries.models import Registry
@@ -34,6 +39,7 @@ from .models import (
     ShareType,
 )
 
+log = logging.getLogger(__name__)
 ANSWER_WORKING_DAYS = (
     10  # 《政务数据共享条例》: the provider answers a conditional request within 10 working days
 )
@@ -379,6 +385,27 @@ def grant_hold(
     return locked
 
 
+def _tell_data_officers(department: Department, text: str) -> None:
+    """SMS (and email, where given) to the department's data officers once the transaction commits: a
+    rolled-back reminder sends nothing. The desks show reminders and escalations whatever happens to it."""
+    officers = [
+        role.user
+        for role in department_staff(department).filter(role=StaffRoleName.DATA_OFFICER, user__is_active=True)
+    ]
+
+    def send() -> None:
+        for user in officers:
+            try:
+                if user.phone:
+                    send_sms(phone=user.phone, text=text)
+                if user.email:
+                    send_mail(_("共享申请提醒"), text, None, [user.email])
+            except Exception:  # one officer's channel failing must not stop the others
+                log.exception("share request notice to %s failed", user.pk)
+
+    transaction.on_commit(send)
+
+
 def request_deadlines(*, today: dt.date | None = None) -> tuple[int, int]:
     """Remind providers two working days before the deadline; escalate overdue requests to the data bureau.
     Returns (reminded, escalated)."""
@@ -386,11 +413,23 @@ def request_deadlines(*, today: dt.date | None = None) -> tuple[int, int]:
     cal = workdays.calendar()
     now = timezone.now()
     reminded = escalated = 0
-    pending = ShareRequest.objects.filter(status=RequestStatus.PENDING).select_related("resource__owner")
+    pending = ShareRequest.objects.filter(status=RequestStatus.PENDING).select_related(
+        "resource__owner", "consumer"
+    )
     for share_request in pending.filter(reminded_at__isnull=True, escalated_at__isnull=True):
         if share_request.due_on >= today and cal.between(today, share_request.due_on) <= REMIND_WORKING_DAYS:
             with transaction.atomic(durable=True):
                 ShareRequest.objects.filter(pk=share_request.pk).update(reminded_at=now)
+                _tell_data_officers(
+                    share_request.resource.owner,
+                    _("【通办】共享申请%(n)s（%(c)s申请%(r)s）将于%(d)s到期，请及时答复。")
+                    % {
+                        "n": share_request.number,
+                        "c": share_request.consumer.short_name,
+                        "r": share_request.resource.name,
+                        "d": share_request.due_on.isoformat(),
+                    },
+                )
                 _audit(
                     None,
                     "request_remind",
@@ -404,6 +443,14 @@ def request_deadlines(*, today: dt.date | None = None) -> tuple[int, int]:
     for share_request in pending.filter(escalated_at__isnull=True, due_on__lt=today):
         with transaction.atomic(durable=True):
             ShareRequest.objects.filter(pk=share_request.pk).update(escalated_at=now)
+            text = _("【通办】共享申请%(n)s（%(p)s的%(r)s）已超过答复期限%(d)s，已提请数据主管部门督办。") % {
+                "n": share_request.number,
+                "p": share_request.resource.owner.short_name,
+                "r": share_request.resource.name,
+                "d": share_request.due_on.isoformat(),
+            }
+            for department in {share_request.resource.owner, operator} - {None}:
+                _tell_data_officers(department, text)
             _audit(
                 None,
                 "request_escalate",

@@ -42,8 +42,13 @@ def city(settings, calendar):
         theme="社会保障",
     )
 
-    def officer(department):
-        user = StaffFactory(roles=[(department, StaffRoleName.DATA_OFFICER)], totp=True)
+    officers = {}
+
+    def officer(department, name=None):
+        user = StaffFactory(
+            roles=[(department, StaffRoleName.DATA_OFFICER)], totp=True, phone=f"1380000{len(officers):04d}"
+        )
+        officers[name or department.code] = user
         client = Client()
         login_staff(client, user)
         return client
@@ -54,9 +59,10 @@ def city(settings, calendar):
         "health": health,
         "resource": resource,
         "person": person,
-        "police_officer": officer(police),
-        "health_officer": officer(health),
-        "bureau": officer(operator),
+        "police_officer": officer(police, "police"),
+        "health_officer": officer(health, "health"),
+        "bureau": officer(operator, "bureau"),
+        "officers": officers,
     }
 
 
@@ -112,7 +118,7 @@ def test_request_approve_revoke_through_the_pages(city):
     assert Grant.objects.get().revoked_at is not None
 
 
-def test_overdue_requests_escalate_to_the_data_bureau(city):
+def test_overdue_requests_escalate_to_the_data_bureau(city, django_capture_on_commit_callbacks):
     share_request = services.share_request_submit(
         acting_user=None,
         resource=city["resource"],
@@ -121,8 +127,21 @@ def test_overdue_requests_escalate_to_the_data_bureau(city):
         legal_basis="《母婴保健法》",
         fields=["name"],
     )
-    assert services.request_deadlines(today=share_request.due_on) == (1, 0)  # reminded on the last day
-    assert services.request_deadlines(today=share_request.due_on + dt.timedelta(days=1)) == (0, 1)
+    from tongban.core import notify
+
+    sent = len(notify.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.request_deadlines(today=share_request.due_on) == (1, 0)  # reminded on the last day
+    reminder = notify.outbox[sent:]
+    assert [m["to"] for m in reminder] == [city["officers"]["police"].phone]
+    assert share_request.number in reminder[0]["text"] and "到期" in reminder[0]["text"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.request_deadlines(today=share_request.due_on + dt.timedelta(days=1)) == (0, 1)
+    escalation = notify.outbox[sent + 1 :]
+    assert sorted(m["to"] for m in escalation) == sorted(
+        [city["officers"]["police"].phone, city["officers"]["bureau"].phone]
+    )
+    assert all("超过答复期限" in m["text"] for m in escalation)
     assert services.request_deadlines(today=share_request.due_on + dt.timedelta(days=2)) == (0, 0)
     assert share_request.number in city["bureau"].get("/staff/exchange/requests/").content.decode()
 
