@@ -58,6 +58,8 @@ def subscription_create(
     fields: Sequence[str] | None = None,
     purpose: str = "",
     down_to: str = "",
+    acting_user: Any = None,
+    request: HttpRequest | None = None,
 ) -> Subscription:
     """Subscribe a client to a resource offered for bulk subscription. A consumer below the provider's level
     (a district) only ever receives its own area: ``down_to`` defaults to it and may not leave it."""
@@ -115,8 +117,11 @@ def subscription_create(
                 "fields": wanted,
                 "down_to": down_to,
                 "snapshot_seq": subscription.snapshot_seq,
+                "by": acting_user.username if acting_user is not None else None,
             },
         )
+        if acting_user is not None:
+            services.audit_subscription(acting_user, subscription, request, action="subscription_create")
     return subscription
 
 
@@ -146,7 +151,7 @@ def subscription_cancel(
                 },
             )
             if acting_user is not None:
-                services.audit_subscription(acting_user, subscription, request)
+                services.audit_subscription(acting_user, subscription, request, action="subscription_cancel")
     return locked
 
 

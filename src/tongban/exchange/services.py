@@ -76,10 +76,12 @@ def _audit(
     )
 
 
-def audit_subscription(acting_user: User, subscription: Any, request: HttpRequest | None) -> None:
+def audit_subscription(
+    acting_user: User, subscription: Any, request: HttpRequest | None, *, action: str
+) -> None:
     _audit(
         acting_user,
-        "subscription_cancel",
+        action,
         subscription.resource.owner,
         subscription,
         request,

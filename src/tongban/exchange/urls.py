@@ -6,6 +6,7 @@ app_name = "exchange"
 urlpatterns = [
     path("staff/exchange/", views.catalogue, name="catalogue"),
     path("staff/exchange/resources/<slug:code>/", views.resource_detail, name="resource"),
+    path("staff/exchange/resources/<slug:code>/subscribe/", views.resource_subscribe, name="subscribe"),
     path("staff/exchange/requests/", views.requests_desk, name="requests"),
     path("staff/exchange/requests/<str:number>/", views.request_detail, name="request"),
     path("staff/exchange/grants/", views.grants, name="grants"),

@@ -14,10 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from tongban.identity.errors import NotPermitted
-from tongban.identity.models import Department
+from tongban.identity.models import Department, SystemClient
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import acting_codes, departments_where, staff_has_perm
 from tongban.identity.views import staff_required
@@ -117,6 +118,7 @@ def resource_detail(request: HttpRequest, code: str) -> HttpResponse:
             "problems": problems,
             "post": request.POST,
             "grants": grants.select_related("consumer"),
+            "subscriber_clients": _subscriber_clients(request) if resource.via_bulk else [],
         },
     )
 
@@ -245,6 +247,57 @@ def grant_action(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         messages.error(request, _("日期格式应为 年-月-日。"))
     return redirect("exchange:grants")
+
+
+SUBSCRIBE_REFUSALS = {
+    "no_grant": gettext_lazy("本部门没有该资源的有效授权，请先提交共享申请。"),
+    "grant_expired": gettext_lazy("授权已到期或尚未生效。"),
+    "grant_revoked": gettext_lazy("授权已被撤销。"),
+    "fields_not_granted": gettext_lazy("所选字段超出授权范围。"),
+    "outside_scope": gettext_lazy("区县部门只能订阅本辖区的数据。"),
+    "bulk_not_offered": gettext_lazy("该资源不提供批量订阅。"),
+    "unknown_resource": gettext_lazy("资源不存在或已停用。"),
+}
+
+
+def _subscriber_clients(request: HttpRequest) -> list[SystemClient]:
+    """The systems of departments where this officer manages data, that may read through the gateway."""
+    managed = departments_where(request.user, Perm.DATA_MANAGE)
+    found = SystemClient.objects.filter(department__in=managed).select_related("application", "department")
+    return [c for c in found if "exchange.read" in c.scope_set]
+
+
+@staff_required(Perm.DATA_MANAGE)
+@require_POST
+def resource_subscribe(request: HttpRequest, code: str) -> HttpResponse:
+    client = next((c for c in _subscriber_clients(request) if str(c.pk) == request.POST.get("client")), None)
+    if client is None:
+        messages.error(request, _("请选择本部门的接入系统。"))
+        return redirect("exchange:resource", code=code)
+    try:
+        subscription = bulk.subscription_create(
+            client=client,
+            resource_code=code,
+            fields=request.POST.getlist("fields") or None,
+            purpose=request.POST.get("purpose", ""),
+            down_to=request.POST.get("down_to", "").strip(),
+            acting_user=request.user,
+            request=request,
+        )
+    except gateway.GatewayError as exc:
+        fallback = _("请写明用途；回流区划须为有效的区划代码。")
+        messages.error(request, str(SUBSCRIBE_REFUSALS.get(exc.code, fallback)))
+        return redirect("exchange:resource", code=code)
+    messages.success(
+        request,
+        _("已为 %(c)s 建立订阅（编号 %(n)s），系统可从 %(u)s 取数。")
+        % {
+            "c": client.application.name,
+            "n": subscription.pk,
+            "u": f"/api/exchange/subscriptions/{subscription.pk}/feed",
+        },
+    )
+    return redirect("exchange:subscriptions")
 
 
 @staff_required(Perm.DATA_VIEW)

@@ -389,3 +389,34 @@ def test_the_data_tracker_lists_subscriptions_that_carry_the_persons_record(city
     page = citizen.get("/my/data-usage/").content.decode()
     assert "江城区卫健局" in page and "妇幼健康服务对象名单" in page
     assert "东湖区随访名单" not in page
+
+
+def test_a_district_data_officer_subscribes_its_system_from_the_page(city):
+    from tongban.core.models import AuditEvent
+    from tongban.identity.models import SystemClient
+
+    district = officer(city["jc_health"])
+    system = SystemClient.objects.get(department=city["jc_health"])
+    page = district.get("/staff/exchange/resources/person-basic/").content.decode()
+    assert "建立订阅" in page and system.application.name in page
+    refused = district.post(
+        "/staff/exchange/resources/person-basic/subscribe/",
+        {"client": system.pk, "purpose": "家庭医生签约", "down_to": "339903"},
+        follow=True,
+    )
+    assert "区县部门只能订阅本辖区的数据" in refused.content.decode()
+    assert not Subscription.objects.exists()
+    district.post(
+        "/staff/exchange/resources/person-basic/subscribe/",
+        {"client": system.pk, "purpose": "家庭医生签约", "fields": ["id_number", "name"]},
+    )
+    made = Subscription.objects.get()
+    assert (made.client, made.down_to, made.fields) == (system, "339902", ["id_number", "name"])
+    assert AuditEvent.objects.filter(extra_data__action="subscription_create").count() == 1
+    # Another department's officer cannot subscribe the district's system.
+    other = officer(city["health"])
+    other.post(
+        "/staff/exchange/resources/person-basic/subscribe/",
+        {"client": system.pk, "purpose": "x"},
+    )
+    assert Subscription.objects.count() == 1
