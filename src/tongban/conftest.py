@@ -10,8 +10,20 @@ from tongban.core import notify
 def _clean_state():
     cache.clear()
     notify.outbox.clear()
+    _forget_process_caches()
     yield
     cache.clear()
+    _forget_process_caches()
+
+
+def _forget_process_caches():
+    # The gateway keeps catalogue entries, grants and the checkpoint per process for a few seconds; each
+    # test has a database of its own, with the same primary keys.
+    from tongban.exchange import gateway
+
+    gateway._cache.clear()
+    gateway.forget_grants()
+    gateway._checkpoint = (0.0, None)
 
 
 def pytest_report_header(config):
