@@ -362,34 +362,55 @@ class CheckResult:
 
 def log_check(*, chunk: int = 100_000) -> CheckResult:
     """Recompute every leaf hash, every stored node and every checkpoint's root and signature from the
-    rows: a deleted, altered or inserted row, or a rewritten checkpoint, is reported."""
+    rows: a deleted, altered or inserted row, or a rewritten checkpoint, is reported. Leaves are hashed a
+    chunk at a time and only their 16-leaf parents kept (and the leaves of the blocks a checkpoint ends
+    in), so memory is a sixteenth of the leaf hashes, not all of them."""
     from tongban.licences.services import key_directory
 
     problems: list[str] = []
     size = tree_size()
-    level_hashes: list[bytes] = []
+    block = 1 << STRIDE
+    chunk = max(block, chunk - chunk % block)
+    checkpoints = list(Checkpoint.objects.order_by("tree_size"))
+    tail_blocks = {c.tree_size // block for c in checkpoints if c.tree_size % block}
+    tails: dict[int, list[bytes]] = {}  # block index -> its leaf hashes, for the blocks checkpoints end in
     nodes: dict[int, bytes] = dict(LogNode.objects.values_list("key", "hash"))
-    expected = 1
+    first_level: list[bytes] = []  # hashes of complete 16-leaf blocks
+    pending: list[bytes] = []  # leaf hashes of the block being filled
+    expected, mismatch = 1, False
     for offset in range(0, size, chunk):
-        rows = list(
+        rows = (
             LogEntry.objects.filter(pk__gt=offset, pk__lte=min(offset + chunk, size))
             .order_by("pk")
             .values_list("pk", "leaf")
         )
-        for pk, text in rows:
+        for pk, text in rows.iterator(chunk_size=10_000):
             if pk != expected:
                 problems.append(f"entries {expected - 1}..{pk - 2} are missing")
                 expected = pk
-            level_hashes.append(_leaf_hash(text))
+            pending.append(_leaf_hash(text))
             expected += 1
+            if len(pending) == block:
+                number = len(first_level)
+                if number in tail_blocks:
+                    tails[number] = pending
+                value = merkle.root_from_leaves(pending)
+                stored = nodes.get(_key(STRIDE, number))
+                if not mismatch and (stored is None or bytes(stored) != value):
+                    problems.append(f"stored node level {STRIDE} index {number} does not match the leaves")
+                    mismatch = True
+                first_level.append(value)
+                pending = []
     if expected - 1 < size:
         problems.append(f"entries {expected - 1}..{size - 1} are missing")
-    levels = {0: level_hashes}
-    if len(level_hashes) == size:
-        # Every stored node must equal the hash recomputed from the leaves.
-        level, current = 0, level_hashes
-        while len(current) >= 1 << STRIDE:
-            block = 1 << STRIDE
+    complete = expected - 1 == size and not any("missing" in p for p in problems)
+    if pending:
+        tails[len(first_level)] = pending
+    levels = {STRIDE: first_level}
+    if complete:
+        # Every stored node above the first level must equal the hash recomputed from the leaves.
+        level, current = STRIDE, first_level
+        while len(current) >= block:
             parents = [
                 merkle.root_from_leaves(current[i : i + block])
                 for i in range(0, len(current) - block + 1, block)
@@ -401,9 +422,9 @@ def log_check(*, chunk: int = 100_000) -> CheckResult:
                     problems.append(f"stored node level {level} index {p} does not match the leaves")
                     break
             current = levels[level] = parents
-    subtree = _levels_subtree(levels) if len(level_hashes) == size else None
+    subtree = _levels_subtree(levels, tails) if complete else None
     directory = key_directory()
-    for checkpoint in Checkpoint.objects.order_by("tree_size"):
+    for checkpoint in checkpoints:
         verdict = check_checkpoint(checkpoint_json(checkpoint), directory)
         if verdict:
             problems.append(f"checkpoint {checkpoint.tree_size}: {verdict}")
@@ -414,9 +435,14 @@ def log_check(*, chunk: int = 100_000) -> CheckResult:
     return CheckResult(ok=not problems, checked=size, problems=problems)
 
 
-def _levels_subtree(levels: dict[int, list[bytes]]) -> merkle.Subtree:
+def _levels_subtree(levels: dict[int, list[bytes]], tails: dict[int, list[bytes]]) -> merkle.Subtree:
+    block = 1 << STRIDE
+
     def subtree(start: int, size: int) -> bytes:
         level, first, count = _Store._parts(start, size)
+        if level == 0:  # fewer than 16 leaves: aligned, so inside one block a checkpoint ends in
+            leaves = tails[first // block]
+            return merkle.root_from_leaves(leaves[first % block : first % block + count])
         return merkle.root_from_leaves(levels[level][first : first + count])
 
     return subtree

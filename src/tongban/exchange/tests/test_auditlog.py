@@ -140,6 +140,23 @@ def test_the_checker_finds_altered_deleted_and_inserted_rows(operator):
     assert "包含证明不成立" in check_receipt(auditlog.receipt_bundle(4), key_directory())
 
 
+def test_the_checker_reads_in_chunks_and_checks_checkpoints_ending_mid_block(operator):
+    for count in (7, 30, 33, 300):  # checkpoints ending inside a 16-leaf block and on a boundary
+        _append(count - auditlog.tree_size())
+        auditlog.checkpoint_sign()
+    assert auditlog.log_check(chunk=32).ok
+    _drop_append_only_triggers()
+    LogEntry.objects.filter(pk=3).update(leaf=LogEntry.objects.get(pk=3).leaf.replace('"n":2', '"n":-2'))
+    problems = auditlog.log_check(chunk=32).problems
+    assert any("node level 4 index 0" in p for p in problems)
+    assert {p.split(":")[0] for p in problems if p.startswith("checkpoint")} == {
+        "checkpoint 7",
+        "checkpoint 30",
+        "checkpoint 33",
+        "checkpoint 300",
+    }
+
+
 def test_the_checker_finds_a_deleted_row_and_a_rewritten_checkpoint(operator):
     _append(40)
     checkpoint = auditlog.checkpoint_sign()
