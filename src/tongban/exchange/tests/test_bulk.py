@@ -420,3 +420,69 @@ def test_a_district_data_officer_subscribes_its_system_from_the_page(city):
         {"client": system.pk, "purpose": "x"},
     )
     assert Subscription.objects.count() == 1
+
+
+def test_a_table_defined_by_a_schema_feeds_like_a_registry(city):
+    """A department's own table (an operator-defined registry with a JSON schema) shared in bulk."""
+    registry = Registry.objects.create(
+        code="clinics",
+        name="诊所登记表",
+        kind=RegistryKind.CUSTOM,
+        owner=city["health"],
+        key_field="licence_no",
+        schema={
+            "type": "object",
+            "properties": {
+                "licence_no": {"type": "string"},
+                "name": {"type": "string"},
+                "phone": {"type": "string"},
+                "area_code": {"type": "string"},
+                "beds": {"type": "integer"},
+            },
+            "required": ["licence_no", "name"],
+        },
+    )
+    for n, area in [(1, "339902"), (2, "339903"), (3, "339902001")]:
+        access.create(
+            registry,
+            {
+                "licence_no": f"PDY{n:05d}",
+                "name": f"诊所{n}",
+                "phone": f"0571-8800{n:04d}",
+                "area_code": area,
+                "beds": n,
+            },
+            source="登记",
+        )
+    services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="clinics",
+        name="诊所名录",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[
+            ("licence_no", "许可证号", 1),
+            ("name", "名称", 1),
+            ("phone", "电话", 3),
+            ("beds", "床位", 1),
+        ],
+        area_field="area_code",
+        via_bulk=True,
+    )
+    pk = subscribe(city["jc_token"], resource="clinics").json()["id"]
+    got = lines(feed(city["jc_token"], pk, after=0))
+    assert [line["key"] for line in got] == ["PDY00001", "PDY00003"]  # 江城区 only, in change order
+    assert got[0]["data"] == {
+        "licence_no": "PDY00001",
+        "name": "诊所1",
+        "phone": mask("0571-88000001", 3),
+        "beds": 1,
+    }
+    access.delete(registry, "PDY00003")
+    # Nothing acknowledged yet: from 0 again, the deleted row is now only its tombstone.
+    again = lines(feed(city["jc_token"], pk))
+    assert [(line["op"], line["key"]) for line in again] == [("upsert", "PDY00001"), ("delete", "PDY00003")]
+    after = max(line["seq"] for line in got)
+    assert [(line["op"], line["key"]) for line in lines(feed(city["jc_token"], pk, after=after))] == [
+        ("delete", "PDY00003")
+    ]
