@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -236,10 +237,9 @@ def deliver(subscription: Subscription, *, after: int | None = None, limit: int 
                 "response": response_hash,
             },
         )
-        Subscription.objects.filter(pk=subscription.pk, delivered_seq__lt=next_after).update(
-            delivered_seq=next_after
+        Subscription.objects.filter(pk=subscription.pk).update(
+            delivered_seq=Greatest(F("delivered_seq"), Value(next_after)), last_delivery_at=timezone.now()
         )
-        Subscription.objects.filter(pk=subscription.pk).update(last_delivery_at=timezone.now())
     return Batch(
         body=body,
         count=count,

@@ -189,10 +189,16 @@ class Grant(models.Model):
 class DataAccess(models.Model):
     """One record read through the gateway: what the data tracker (我的数据被谁用了) shows its subject."""
 
-    subject = models.CharField(_("数据主体"), max_length=18, db_index=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
-    consumer = models.ForeignKey("identity.Department", on_delete=models.CASCADE, related_name="+")
-    grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # One row per person per gateway read: two indexes only (the key and the tracker's subject + time), as
+    # every further index is written on every call. Resources, departments and grants are not deleted.
+    subject = models.CharField(_("数据主体"), max_length=18)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+", db_index=False)
+    consumer = models.ForeignKey(
+        "identity.Department", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    grant = models.ForeignKey(
+        Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     purpose = models.CharField(max_length=300, blank=True)
     fields = models.JSONField(default=list)
     log_index = models.BigIntegerField(null=True, blank=True)
