@@ -100,10 +100,27 @@ def _read_by_key(registry, db: str) -> list[tuple[str, str]]:
     import requests
 
     from bench.common import client_token, percentile, serve
+    from tongban.exchange import services
+    from tongban.exchange.models import ShareType
     from tongban.identity.models import Department
     from tongban.identity.services import system_client_create
     from tongban.registries.models import PersonRecord
 
+    # Another department reads what the catalogue publishes of the registry (as in the demo city).
+    services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-basic",
+        name="人口基本信息",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[
+            ("id_number", "公民身份号码", 3),
+            ("name", "姓名", 2),
+            ("sex", "性别", 1),
+            ("area_code", "户籍地", 1),
+        ],
+        area_field="area_code",
+    )
     client, secret = system_client_create(
         acting_user=None,
         department=Department.objects.get(code="ljs-wjw"),
@@ -168,19 +185,20 @@ def _quality(population, scale: float, db: str) -> list[tuple[str, str]]:
             check = quality.id_check_sql(prefix)
             cursor.execute(
                 "INSERT INTO registries_personrecord (id_number, name, sex, birth_date, ethnicity, household_address, "
-                "area_code, marital_status, status, phone, updated_at, source) "
+                "area_code, marital_status, status, phone, updated_at, source, seq) "
                 f"SELECT {prefix} || CASE WHEN id %% 100 = 0 THEN substr(id_number, 18, 1) ELSE {check} END, "
                 "name, sex, birth_date, ethnicity, household_address, "
-                "CASE WHEN id %% 50 = 0 THEN '' ELSE area_code END, marital_status, status, phone, updated_at, 'copy' "
+                "CASE WHEN id %% 50 = 0 THEN '' ELSE area_code END, marital_status, status, phone, updated_at, 'copy', "
+                f"{copies}::bigint * 1000000000 + id "  # change numbers above the loader's, as the counter below says
                 "FROM (SELECT * FROM registries_personrecord WHERE source = 'bench' ORDER BY id LIMIT %s) s "
                 "ON CONFLICT (id_number) DO NOTHING",
                 [min(base, target - base * copies)],
             )
         cursor.execute(
             "INSERT INTO registries_legalentityrecord (uscc, name, entity_type, legal_rep_id_number, industry_code, "
-            "address, area_code, business_scope, status, updated_at, source) "
+            "address, area_code, business_scope, status, updated_at, source, seq) "
             f"SELECT code || {quality.uscc_check_sql('code')}, "
-            "'企业' || s.id, '有限责任公司', id_number, 'H6210', household_address, area_code, '', 'active', now(), 'bench' "
+            "'企业' || s.id, '有限责任公司', id_number, 'H6210', household_address, area_code, '', 'active', now(), 'bench', s.id "
             "FROM (SELECT '91339900' || lpad(id::text, 9, '0') AS code, * FROM registries_personrecord "
             "ORDER BY id LIMIT %s) s",
             [entities_n],
@@ -194,6 +212,13 @@ def _quality(population, scale: float, db: str) -> list[tuple[str, str]]:
         key_field="uscc",
     )
     _default_rules(population, entities)
+    from django.db.models import Max
+
+    from tongban.registries.models import FeedCounter
+
+    for registry, model in ((population, PersonRecord), (entities, LegalEntityRecord)):
+        last = model.objects.aggregate(last=Max("seq"))["last"] or 0
+        FeedCounter.objects.update_or_create(registry=registry, defaults={"last": last})
     people = PersonRecord.objects.count()
     companies = LegalEntityRecord.objects.count()
     with connection.cursor() as cursor:

@@ -54,6 +54,7 @@ class _Resource:
 
 _cache: dict[str, tuple[float, _Resource | None]] = {}
 _grants: dict[tuple[int, int], tuple[float, list[Grant]]] = {}
+_views: dict[tuple[int, int], tuple[float, Any]] = {}
 _clock = time.monotonic
 _lock = threading.Lock()
 
@@ -127,6 +128,7 @@ def forget_grants(**_kwargs: Any) -> None:
     """A grant was written in this process: the next call reads grants afresh (connected to post_save)."""
     with _lock:
         _grants.clear()
+        _views.clear()
 
 
 def grant_in_force(resource: _Resource, department_id: int, now: Any) -> Grant | None:
@@ -383,6 +385,113 @@ def log_refused_token(*, token_hint: str, path: str, mediator: str) -> None:
                 "mediator": mediator,
             },
         )
+
+
+# ---- the catalogue's answer for the Digital Registries API ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Part:
+    fields: dict[str, int]  # name -> grade
+    clear: frozenset[str]
+    prefixes: tuple[str, ...]  # area prefixes; empty: every record
+    lookup: str  # the ORM lookup of the area field
+    area_field: str
+
+    def covers(self, data: Mapping[str, Any]) -> bool:
+        area = str(data.get(self.area_field) or "")
+        return not self.prefixes or any(area.startswith(p) for p in self.prefixes)
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """What one department may see of a registry it does not own: for each resource over the registry that
+    it may read (unconditional, or under its grant in force), those fields, masked by grade unless the
+    grant gives them in clear, for the records in that grant's areas."""
+
+    parts: tuple[_Part, ...]
+
+    @property
+    def queryable(self) -> frozenset[str]:
+        # Filtering by a field seen only in some areas would reveal matches outside them.
+        unscoped = [p for p in self.parts if not p.prefixes]
+        return frozenset(name for p in (unscoped or self.parts) for name in p.fields)
+
+    def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        grades: dict[str, int] = {}
+        clear: set[str] = set()
+        for part in self.parts:
+            if part.covers(data):
+                for name, grade in part.fields.items():
+                    grades[name] = min(grade, grades.get(name, grade))
+                clear |= part.clear
+        return {n: data.get(n) if n in clear else mask(data.get(n), g) for n, g in grades.items()}
+
+    def narrow(self, queryset: Any) -> Any:
+        if any(not p.prefixes for p in self.parts):
+            return queryset
+        either = Q()
+        for part in self.parts:
+            for prefix in part.prefixes:
+                either |= Q(**{f"{part.lookup}__startswith": prefix})
+        return queryset.filter(either)
+
+
+def registry_view(registry: Any, department_id: int) -> RegistryView | None:
+    """The sharing catalogue's answer for registries.access.sharing_policy (None: nothing shared), kept
+    for as long as grants are (a grant written in this process clears it at once)."""
+    key = (registry.pk, department_id)
+    hit = _views.get(key)
+    clock = _clock()
+    if hit is not None and clock - hit[0] < GRANT_CACHE_SECONDS:
+        return hit[1]
+    view = _registry_view(registry, department_id)
+    with _lock:
+        if len(_views) > 10_000:
+            _views.clear()
+        _views[key] = (clock, view)
+    return view
+
+
+def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
+    from tongban.registries.loader import MODELS
+
+    now = timezone.now()
+    parts = []
+    resources = (
+        Resource.objects.filter(registry=registry, is_active=True)
+        .exclude(share_type=ShareType.NONE)
+        .prefetch_related("fields")
+    )
+    for resource in resources:
+        grant = None
+        if resource.share_type != ShareType.UNCONDITIONAL:
+            grant = next(
+                (
+                    g
+                    for g in Grant.objects.filter(resource=resource, consumer_id=department_id).order_by(
+                        "-created_at"
+                    )[:5]
+                    if g.active(now)
+                ),
+                None,
+            )
+            if grant is None:
+                continue
+        fields = {
+            f.name: f.sensitivity for f in resource.fields.all() if grant is None or f.name in grant.fields
+        }
+        area_field = resource.area_field
+        parts.append(
+            _Part(
+                fields=fields,
+                clear=frozenset(grant.clear_fields if grant is not None else ()),
+                prefixes=tuple(area_prefix(a) for a in (grant.scope_areas if grant is not None else [])),
+                lookup=area_field if registry.kind in MODELS else f"data__{area_field}",
+                area_field=area_field,
+            )
+        )
+    return RegistryView(parts=tuple(parts)) if any(p.fields for p in parts) else None
 
 
 def tracker_for(subjects: list[str]) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -18,11 +19,48 @@ from . import feed
 from .loader import FIELDS, MODELS, RowError
 from .models import RecordChange, Registry, RegistryKind, RegistryRecord
 
-# Fields only the owning department's systems see (the data-sharing grants will widen this per consumer).
+# Fields only the owning department's systems see when no sharing catalogue decides (see sharing_policy).
 RESTRICTED = {
     RegistryKind.POPULATION: {"phone", "household_address", "marital_status"},
     RegistryKind.LEGAL_ENTITY: {"legal_rep_id_number"},
 }
+
+
+class View(Protocol):
+    """What a department that does not own a registry may see of it."""
+
+    queryable: frozenset[str]  # fields it may filter by
+
+    def show(
+        self, data: Mapping[str, Any]
+    ) -> dict[str, Any]: ...  # the record as it may see it ({}: not at all)
+
+    def narrow(self, queryset: models.QuerySet) -> models.QuerySet: ...  # only records it may see
+
+
+@dataclass(frozen=True)
+class _RestrictedView:
+    registry: Registry
+
+    @property
+    def queryable(self) -> frozenset[str]:
+        return frozenset(field_names(self.registry)) - RESTRICTED.get(self.registry.kind, set())
+
+    def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if k not in RESTRICTED.get(self.registry.kind, set())}
+
+    def narrow(self, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset
+
+
+def _restricted_policy(registry: Registry, department_id: int) -> View | None:
+    return _RestrictedView(registry)
+
+
+# Who sees what of a registry it does not own. The data-sharing app replaces this with the catalogue's
+# answer (unconditional resources and the department's grants, masked by grade); this default only
+# hides the restricted fields.
+sharing_policy: Callable[[Registry, int], View | None] = _restricted_policy
 
 
 class AccessError(ValueError):

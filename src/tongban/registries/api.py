@@ -1,8 +1,10 @@
 """GovStack Digital Registries BB API 1.3: the data endpoints over every registry, and the database
 (schema) endpoints. The spec's camelCase paths and the kebab-case ones deployed implementations use are
 both served. Every call needs the Information-Mediator-Client header and an OAuth 2 client-credentials
-token (scope registries.read or registries.write); writes are for the owning department's systems; fields
-marked restricted are shown to the owner only; every read of a record is logged for myPersonalDataUsage."""
+token (scope registries.read or registries.write); writes are for the owning department's systems; other
+departments see what the sharing catalogue gives them (unconditional resources over the registry and
+their department's grants, masked by grade; registries.access.sharing_policy), the owner everything; every
+read of a record is logged for myPersonalDataUsage."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import EmptyPage, Paginator
+from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -41,6 +45,38 @@ def _registry(request: HttpRequest, name: str, version: str) -> Registry:
 def _owner(request: HttpRequest, registry: Registry) -> bool:
     client: SystemClient = request.auth
     return client.department_id == registry.owner_id
+
+
+def _view(request: HttpRequest, registry: Registry) -> access.View | None:
+    """None for the owner's systems (everything); otherwise what the sharing catalogue lets the calling
+    department see, or 403 when it shares nothing of this registry with it."""
+    if _owner(request, registry):
+        return None
+    view = access.sharing_policy(registry, request.auth.department_id)
+    if view is None:
+        raise HttpError(
+            403,
+            "nothing of this registry is shared with your department: "
+            "see the resource catalogue (/api/exchange/resources) and file a share request",
+        )
+    return view
+
+
+def _queryable(registry: Registry, view: access.View | None, content: dict[str, Any]) -> None:
+    """A department may only filter by fields shared with it (unknown fields are left to the 400)."""
+    if view is not None:
+        hidden = sorted((set(content) & set(access.field_names(registry))) - view.queryable)
+        if hidden:
+            raise HttpError(403, "fields not shared with your department: " + ", ".join(hidden[:20]))
+
+
+def _shown(registry: Registry, record: Any, view: access.View | None) -> dict[str, Any]:
+    data = access.as_dict(registry, record, full=True)
+    return data if view is None else view.show(data)
+
+
+def _narrowed(queryset: Any, view: access.View | None) -> Any:
+    return queryset if view is None else view.narrow(queryset)
 
 
 def _require_owner(request: HttpRequest, registry: Registry) -> None:
@@ -127,20 +163,23 @@ def list_records(
         raise HttpError(400, f"unknown filter field {filter[:60]}")
     if not 1 <= pageSize <= 100 or page < 1:
         raise HttpError(400, "page must be ≥ 1 and pageSize between 1 and 100")
+    view = _view(request, registry)
+    _queryable(registry, view, filters)
     queryset = _handle(lambda: access.search(registry, search[:100], filters, ordering))
+    if view is not None:
+        queryset = view.narrow(queryset)
     paginator = Paginator(queryset, pageSize)
     try:
         records = list(paginator.page(page))
     except EmptyPage:
         records = []
-    full = _owner(request, registry)
     _log(request, registry, records, "list", [])
     base = request.build_absolute_uri(request.path)
     return {
         "count": paginator.count,
         "next": f"{base}?page={page + 1}&pageSize={pageSize}" if page * pageSize < paginator.count else None,
         "previous": f"{base}?page={page - 1}&pageSize={pageSize}" if page > 1 else None,
-        "results": [access.as_dict(registry, r, full=full) for r in records],
+        "results": [_shown(registry, r, view) for r in records],
     }
 
 
@@ -157,7 +196,9 @@ def create(request: HttpRequest, registryName: str, versionNumber: str, payload:
 @router.post(_paths("exists")[0], auth=READ, summary="exists")
 def exists(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
-    found = _handle(lambda: access.matching(registry, payload.query.content).exists())
+    view = _view(request, registry)
+    _queryable(registry, view, payload.query.content)
+    found = _handle(lambda: _narrowed(access.matching(registry, payload.query.content), view).exists())
     message = "Object found from database" if found else "Object not found"
     return {"answer": {"status": found, "message": message}}
 
@@ -165,11 +206,12 @@ def exists(request: HttpRequest, registryName: str, versionNumber: str, payload:
 @router.post(_paths("read")[0], auth=READ, summary="read one record")
 def read(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
-    record = _handle(lambda: access.matching(registry, payload.query.content).first())
+    view = _view(request, registry)
+    _queryable(registry, view, payload.query.content)
+    record = _handle(lambda: _narrowed(access.matching(registry, payload.query.content), view).first())
     if record is None:
         raise HttpError(404, "no record found")
-    full = _owner(request, registry)
-    content = access.as_dict(registry, record, full=full)
+    content = _shown(registry, record, view)
     _log(request, registry, [record], "read", list(content))
     return {"content": content}
 
@@ -271,10 +313,11 @@ def read_value(request: HttpRequest, registryName: str, versionNumber: str, uuid
     registry = _registry(request, registryName, versionNumber)
     name, _dot, ext = field.rpartition(".")
     name = name or ext
+    view = _view(request, registry)
     record = access.by_key(registry, uuid)
-    if record is None:
+    content = _shown(registry, record, view) if record is not None else {}
+    if not content:
         raise HttpError(404, "no record found")
-    content = access.as_dict(registry, record, full=_owner(request, registry))
     if name not in content:
         raise HttpError(404, f"no field {name[:60]} (or not shared with your department)")
     _log(request, registry, [record], "read_value", [name])
@@ -412,6 +455,12 @@ def database_delete(request: HttpRequest, id: int) -> str:
         raise HttpError(404, "unknown database")
     if registry.kind != RegistryKind.CUSTOM or not _owner(request, registry):
         raise HttpError(403, "only the owning department deletes its own operator-defined registry")
+    try:
+        with transaction.atomic():
+            registry.delete()
+    except ProtectedError:
+        raise HttpError(
+            409, "the registry is published in the resource catalogue: withdraw its resources first"
+        ) from None
     _audit(request, registry, "database_delete")
-    registry.delete()
     return "Success"

@@ -9,6 +9,8 @@ from django.test import Client
 
 from tongban.cases.tests.test_api import token
 from tongban.core import codes
+from tongban.exchange import gateway, services
+from tongban.exchange.models import ShareType
 from tongban.identity.tests.factories import DepartmentFactory
 from tongban.registries import loader
 from tongban.registries.models import PersonRecord, RecordChange, Registry, RegistryKind, RegistryRead
@@ -22,7 +24,9 @@ def number(n):
 
 
 @pytest.fixture
-def world():
+def world(settings):
+    gateway._cache.clear()
+    DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
     police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
     health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")
     registry = Registry.objects.create(
@@ -39,6 +43,21 @@ def world():
         for i in range(5)
     ]
     loader.load(registry, rows, source="seed", batch_size=10)
+    # What other departments may read is what the sharing catalogue publishes (phone: not published).
+    services.resource_create(
+        acting_user=None,
+        registry=registry,
+        code="person-basic",
+        name="人口基本信息",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[
+            ("id_number", "公民身份号码", 1),
+            ("name", "姓名", 2),
+            ("sex", "性别", 1),
+            ("area_code", "户籍地", 1),
+        ],
+        area_field="area_code",
+    )
     return {
         "registry": registry,
         "owner": token(police, "registries.read", "registries.write"),
@@ -71,7 +90,7 @@ def test_list_read_exists_read_value_and_restricted_fields(world):
     )
     body = listed.json()
     assert body["count"] == 5 and len(body["results"]) == 2 and body["next"] and body["previous"] is None
-    assert "phone" not in body["results"][0]  # restricted: the owner only
+    assert "phone" not in body["results"][0]  # not published in the catalogue: the owner only
     queried = Client().get(f"{BASE}/data/population/1.0", {"query.name": "居民3"}, **world["reader"]).json()
     assert [r["id_number"] for r in queried["results"]] == [number(3)]
     read = post(
@@ -186,10 +205,69 @@ def test_database_endpoints_define_a_registry_without_code(world):
     assert post("/data/dogs/1.0/create", {"write": {"content": dog}}, world["owner"]).status_code == 200
     bad = post("/data/dogs/1.0/create", {"write": {"content": {"tag": "LJ-2"}}}, world["owner"])
     assert bad.status_code == 400
-    found = post("/data/dogs/1.0/read", {"query": {"content": {"breed": "柴犬"}}}, world["reader"])
-    assert found.json()["content"] == dog
+    query = {"query": {"content": {"breed": "柴犬"}}}
+    assert post("/data/dogs/1.0/read", query, world["reader"]).status_code == 403  # not published yet
+    dogs = Registry.objects.get(code="dogs")
+    published = services.resource_create(
+        acting_user=None,
+        registry=dogs,
+        code="dogs",
+        name="犬只登记",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[("tag", "犬牌号", 1), ("owner_name", "犬主姓名", 3), ("breed", "品种", 1)],
+    )
+    found = post("/data/dogs/1.0/read", query, world["reader"])
+    assert found.json()["content"] == {**dog, "owner_name": "**"}  # grade 3 of two characters: all masked
+    assert post("/data/dogs/1.0/read", query, world["owner"]).json()["content"] == dog
     database_id = made.json()["id"]
     assert Client().get(f"{BASE}/database/{database_id}", **world["reader"]).json()["schema"] == schema
     assert Client().delete(f"{BASE}/database/{world['registry'].pk}", **world["owner"]).status_code == 403
+    assert Client().delete(f"{BASE}/database/{database_id}", **world["owner"]).status_code == 409
+    published.delete()
     assert Client().delete(f"{BASE}/database/{database_id}", **world["owner"]).status_code == 200
     assert not Registry.objects.filter(code="dogs").exists()
+
+
+def test_other_departments_see_what_the_catalogue_and_their_grants_give(world, calendar):
+    from tongban.exchange.models import Resource
+
+    health = world["registry"].owner.__class__.objects.get(code="ljs-wjw")
+    by_key = {"query": {"content": {"id_number": number(1)}}}
+    by_phone = {"query": {"content": {"phone": "13900000001"}}}
+    assert post("/data/population/1.0/read", by_phone, world["reader"]).status_code == 403
+    contact = services.resource_create(
+        acting_user=None,
+        registry=world["registry"],
+        code="person-contact",
+        name="人口联系信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=[("id_number", "公民身份号码", 3), ("phone", "联系电话", 4)],
+        legal_basis="《个人信息保护法》",
+        area_field="area_code",
+    )
+    request = services.share_request_submit(
+        acting_user=None,
+        resource=contact,
+        consumer=health,
+        purpose="随访",
+        legal_basis="职责",
+        fields=["id_number", "phone"],
+        scope_areas=["339903"],  # another district than these residents'
+    )
+    grant = services.share_request_answer(acting_user=None, share_request=request, approve=True).grant
+    outside = post("/data/population/1.0/read", by_key, world["reader"]).json()["content"]
+    assert "phone" not in outside and outside["id_number"] == number(1)  # the grant's area excludes them
+    grant.scope_areas = ["339902"]
+    grant.save()
+    inside = post("/data/population/1.0/read", by_key, world["reader"]).json()["content"]
+    assert inside["phone"] == "********" and inside["id_number"] == number(1)  # the clearest grade wins
+    assert (
+        post("/data/population/1.0/read", by_key, world["owner"]).json()["content"]["phone"] == "13900000001"
+    )
+    # With nothing published, nothing is shared.
+    Resource.objects.update(is_active=False)  # behind the signals' back: as if a second had passed
+    gateway._cache.clear()
+    gateway.forget_grants()
+    refused = post("/data/population/1.0/read", by_key, world["reader"])
+    assert refused.status_code == 403 and "resource catalogue" in refused.json()["detail"]
+    assert Client().get(f"{BASE}/data/population/1.0", **world["reader"]).status_code == 403
