@@ -435,24 +435,24 @@ def _apply_postgresql(job: LoadJob, kind: str, rows: list[dict[str, Any]]) -> No
         with cursor.cursor.copy(f"COPY {stage} ({', '.join(names)}, seq) FROM STDIN") as copy:
             for i, values in enumerate(rows):
                 copy.write_row([*(values[name] for name in names), first + 2 * i + 1])
-        # History first: the old values are still in place. One row per record that really changes.
+        # History and tombstones first, from one join, while the old values are still in place: one history
+        # row per record that really changes, one tombstone per record that leaves its area.
         diff = ", ".join(
             f"'{n}', CASE WHEN t.{n} IS DISTINCT FROM s.{n} THEN jsonb_build_array(t.{n}, s.{n}) END"
             for n in names
         )
         changed = " OR ".join(f"t.{n} IS DISTINCT FROM s.{n}" for n in names[1:])
         cursor.execute(
-            "INSERT INTO registries_recordchange (registry_id, key, changes, source, actor_id, load_id, at, effective_from) "  # noqa: S608
-            f"SELECT %s, s.{key}, jsonb_strip_nulls(jsonb_build_object({diff})), %s, %s, %s, now(), s.effective_from "
-            f"FROM {stage} s JOIN {table} t ON t.{key} = s.{key} WHERE {changed}",
-            [job.registry_id, job.source[:100], job.started_by_id, job.pk],
-        )
-        cursor.execute(
-            "INSERT INTO registries_tombstone (registry_id, key, seq, area, moved_to, at) "  # noqa: S608
-            f"SELECT %s, s.{key}, s.seq - 1, coalesce(t.{area}, ''), coalesce(s.{area}, ''), now() "
-            f"FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
-            f"WHERE coalesce(t.{area}, '') <> coalesce(s.{area}, '')",
-            [job.registry_id],
+            f"WITH j AS (SELECT s.*, t.{area} AS old_area, ({changed}) AS changed, "  # noqa: S608
+            f"jsonb_strip_nulls(jsonb_build_object({diff})) AS diff "
+            f"FROM {stage} s JOIN {table} t ON t.{key} = s.{key}), "
+            "h AS (INSERT INTO registries_recordchange "
+            "(registry_id, key, changes, source, actor_id, load_id, at, effective_from) "
+            f"SELECT %s, {key}, diff, %s, %s, %s, now(), effective_from FROM j WHERE changed) "
+            "INSERT INTO registries_tombstone (registry_id, key, seq, area, moved_to, at) "
+            f"SELECT %s, {key}, seq - 1, coalesce(old_area, ''), coalesce({area}, ''), now() FROM j "
+            f"WHERE coalesce(old_area, '') <> coalesce({area}, '')",
+            [job.registry_id, job.source[:100], job.started_by_id, job.pk, job.registry_id],
         )
         updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[1:])
         cursor.execute(
