@@ -8,6 +8,7 @@ read of a record is logged for myPersonalDataUsage."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -87,22 +88,41 @@ def _require_owner(request: HttpRequest, registry: Registry) -> None:
 def _log(
     request: HttpRequest, registry: Registry, records: list[Any], operation: str, fields: list[str]
 ) -> None:
+    """Each record read for the person's data-usage view, and the call in the Merkle audit log (keys
+    hashed: no personal data in the log), in one transaction."""
+    from tongban.exchange import auditlog
+
     client: SystemClient = request.auth
-    RegistryRead.objects.bulk_create(
-        [
-            RegistryRead(
-                registry=registry,
-                record_key=str(access.as_dict(registry, r, full=True)[registry.key_field]),
-                subject=access.subject_of(registry, r),
-                client=client,
-                reader_department=client.department,
-                mediator=request.mediator_client[:300],
-                operation=operation,
-                fields=fields,
-            )
-            for r in records
-        ]
-    )
+    keys = [str(access.as_dict(registry, r, full=True)[registry.key_field]) for r in records]
+    with transaction.atomic():
+        RegistryRead.objects.bulk_create(
+            [
+                RegistryRead(
+                    registry=registry,
+                    record_key=key,
+                    subject=access.subject_of(registry, r),
+                    client=client,
+                    reader_department=client.department,
+                    mediator=request.mediator_client[:300],
+                    operation=operation,
+                    fields=fields,
+                )
+                for key, r in zip(keys, records, strict=True)
+            ]
+        )
+        auditlog.log_append(
+            "registry_read",
+            {
+                "registry": registry.code,
+                "operation": operation,
+                "client": client.application.client_id,
+                "consumer": client.department.code,
+                "mediator": request.mediator_client[:300],
+                "records": len(keys),
+                "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+                "fields": fields,
+            },
+        )
 
 
 def _audit(request: HttpRequest, registry: Registry, action: str, **extra: Any) -> None:

@@ -101,6 +101,11 @@ def test_list_read_exists_read_value_and_restricted_fields(world):
         "/data/population/1.0/read", {"query": {"content": {"id_number": number(1)}}}, world["owner"]
     )
     assert owner_read.json()["content"]["phone"] == "13900000001"
+    from tongban.exchange.models import LogEntry
+
+    logged = json.loads(LogEntry.objects.filter(kind="registry_read").last().leaf)
+    assert (logged["operation"], logged["records"], logged["consumer"]) == ("read", 1, "ljs-gaj")
+    assert number(1) not in LogEntry.objects.filter(kind="registry_read").last().leaf  # keys hashed
     missing = post(
         "/data/population/1.0/read", {"query": {"content": {"id_number": number(99)}}}, world["reader"]
     )
