@@ -28,7 +28,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from tongban.core.codes import CodeError, parse_area_code
-from tongban.core.throttle import throttle_hit
 from tongban.identity.models import Department, SystemClient
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import staff_has_perm
@@ -46,10 +45,6 @@ MAX_PUSH = 20_000  # and the request body within DATA_UPLOAD_MAX_MEMORY_SIZE (5 
 
 
 # ---- subscriptions ---------------------------------------------------------------------------------------
-
-
-def _covers(outer: Department, inner_area: str) -> bool:
-    return inner_area.startswith(area_prefix(outer.area.code))
 
 
 def subscription_create(
@@ -74,23 +69,19 @@ def subscription_create(
         raise GatewayError("bad_request", 400, "state the purpose of the subscription")
     consumer = Department.objects.select_related("area").get(pk=client.department_id)
     grant = gateway.grant_in_force(resource, consumer.pk, timezone.now())
-    allowed = list(resource.fields) if grant is None else [f for f in resource.fields if f in grant.fields]
-    wanted = list(fields or allowed)
-    refused = [f for f in wanted if f not in allowed]
-    if refused:
-        raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
+    wanted = gateway.permitted_fields(resource, grant, fields)
     down_to = down_to.strip()
     if down_to:
         try:
             parse_area_code(down_to, allow_township=True)
         except CodeError:
             raise GatewayError("bad_request", 400, "down_to is not an area code") from None
-    below_provider = not _covers(consumer, row.owner.area.code)
+    below_provider = not gateway._in_scope(row.owner.area.code, [consumer.area.code])
     if below_provider:
         # Return flow: a district receives its own area, never a neighbour's.
         if not down_to:
             down_to = consumer.area.code
-        elif not _covers(consumer, down_to):
+        elif not gateway._in_scope(down_to, [consumer.area.code]):
             raise GatewayError(
                 "outside_scope", 403, "a subscription may not reach outside the consumer's area"
             )
@@ -199,14 +190,11 @@ def deliver(subscription: Subscription, *, after: int | None = None, limit: int 
         if after < 0:
             raise GatewayError("bad_request", 400, "after must not be negative")
         grant = gateway.grant_in_force(resource, client.department_id, timezone.now())
-        allowed = set(resource.fields) if grant is None else set(grant.fields)
-        fields = [f for f in subscription.fields if f in resource.fields]
-        refused = [f for f in fields if f not in allowed]
-        if refused:
-            raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
-        rate = gateway.UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
-        if not throttle_hit(f"gw:{client.pk}:{resource.pk}", limit=rate, window_seconds=60):
-            raise GatewayError("rate_limited", 429, f"over the granted rate of {rate} calls per minute")
+        # Fields since withdrawn from the catalogue are dropped; the rest must still be granted.
+        fields = gateway.permitted_fields(
+            resource, grant, [f for f in subscription.fields if f in resource.fields]
+        )
+        gateway.count_call(client, resource, grant)
         plan = _Plan(
             resource=resource,
             fields={f: resource.fields[f] for f in fields},
@@ -368,7 +356,7 @@ def _batch_postgresql(plan: _Plan, after: int, limit: int) -> tuple[int, int, by
         body = b"".join(bytes(chunk) for chunk in copy)
     if not body:
         return 0, 0, b""
-    last_line = body[body.rindex(b"\n", 0, len(body) - 1) + 1 :] if body.count(b"\n") > 1 else body
+    last_line = body[body.rfind(b"\n", 0, len(body) - 1) + 1 :]  # every line ends with a newline
     return body.count(b"\n"), int(last_line[len(b'{"seq":') : last_line.index(b",")]), body
 
 

@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,12 +30,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
 from tongban.core.logging import request_id_var
+from tongban.core.middleware import request_id_for
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/exchange/gateway/"
 RECORD = re.compile(r"^/api/exchange/gateway/(?P<code>[^/]+)/records/(?P<key>[^/]+)$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -65,8 +64,7 @@ class GatewayFastPath:
         if match is None or not self._plain_enough(environ):
             return self.app(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
         token = request_id_var.set(request_id)
         try:
             result = self._answer(environ, path, match)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,29 +59,39 @@ _clock = time.monotonic
 _lock = threading.Lock()
 
 
-def _resource(code: str) -> _Resource | None:
-    """Catalogue entries change rarely and are read on every call: each process keeps them 5 seconds."""
-    hit = _cache.get(code)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < RESOURCE_CACHE_SECONDS:
+def _remembered(store: dict, key: Any, seconds: float, compute: Any) -> Any:
+    """``compute()``, kept ``seconds`` in this process under ``key`` (the catalogue, grants and registry
+    views are read on every call and change rarely)."""
+    hit = store.get(key)
+    now = _clock()
+    if hit is not None and now - hit[0] < seconds:
         return hit[1]
-    row = Resource.objects.select_related("registry").prefetch_related("fields").filter(code=code).first()
-    value = None
-    if row is not None:
-        value = _Resource(
-            pk=row.pk,
-            code=row.code,
-            share_type=row.share_type,
-            registry=row.registry,
-            area_field=row.area_field,
-            fields={f.name: f.sensitivity for f in row.fields.all()},
-            active=row.is_active,
-        )
+    value = compute()
     with _lock:
-        if len(_cache) > 1000:
-            _cache.clear()
-        _cache[code] = (now, value)
+        if len(store) > 10_000:
+            store.clear()
+        store[key] = (now, value)
     return value
+
+
+def _resource(code: str) -> _Resource | None:
+    """A catalogue entry, kept 5 seconds per process."""
+    return _remembered(_cache, code, RESOURCE_CACHE_SECONDS, lambda: _load_resource(code))
+
+
+def _load_resource(code: str) -> _Resource | None:
+    row = Resource.objects.select_related("registry").prefetch_related("fields").filter(code=code).first()
+    if row is None:
+        return None
+    return _Resource(
+        pk=row.pk,
+        code=row.code,
+        share_type=row.share_type,
+        registry=row.registry,
+        area_field=row.area_field,
+        fields={f.name: f.sensitivity for f in row.fields.all()},
+        active=row.is_active,
+    )
 
 
 def mask(value: Any, grade: int) -> Any:
@@ -135,21 +145,16 @@ def grant_in_force(resource: _Resource, department_id: int, now: Any) -> Grant |
     """The consumer's grant in force (None for an unconditional resource), or the precise refusal."""
     if resource.share_type == ShareType.UNCONDITIONAL:
         return None
-    cache_key = (resource.pk, department_id)
-    hit = _grants.get(cache_key)
-    clock = _clock()
-    if hit is not None and clock - hit[0] < GRANT_CACHE_SECONDS:
-        grants = hit[1]
-    else:
-        grants = list(
+    grants = _remembered(
+        _grants,
+        (resource.pk, department_id),
+        GRANT_CACHE_SECONDS,
+        lambda: list(
             Grant.objects.filter(resource_id=resource.pk, consumer_id=department_id).order_by("-created_at")[
                 :5
             ]
-        )
-        with _lock:
-            if len(_grants) > 10_000:
-                _grants.clear()
-            _grants[cache_key] = (clock, grants)
+        ),
+    )
     for grant in grants:
         if grant.active(now):
             return grant
@@ -160,6 +165,23 @@ def grant_in_force(resource: _Resource, department_id: int, now: Any) -> Grant |
             "grant_expired", 403, "the grant for this resource has expired or is not yet valid"
         )
     raise GatewayError("no_grant", 403, "no grant for this resource: file a share request first")
+
+
+def permitted_fields(resource: _Resource, grant: Grant | None, wanted: Sequence[str] | None) -> list[str]:
+    """The fields asked for (all the grant allows, if none are named), or the refusal naming the others."""
+    allowed = list(resource.fields) if grant is None else [f for f in resource.fields if f in grant.fields]
+    chosen = list(wanted or allowed)
+    refused = [f for f in chosen if f not in allowed]
+    if refused:
+        raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
+    return chosen
+
+
+def count_call(client: SystemClient, resource: _Resource, grant: Grant | None) -> None:
+    """One call (or bulk batch) against the grant's rate, per client and resource."""
+    rate = UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
+    if not throttle_hit(f"gw:{client.pk}:{resource.pk}", limit=rate, window_seconds=60):
+        raise GatewayError("rate_limited", 429, f"over the granted rate of {rate} calls per minute")
 
 
 def area_prefix(code: str) -> str:
@@ -187,16 +209,8 @@ def query(call: Call) -> dict[str, Any]:
         if call.client.department_id is None:
             raise GatewayError("no_grant", 403, "the client belongs to no department")
         grant = _grant(call, resource)
-        allowed = (
-            list(resource.fields) if grant is None else [f for f in resource.fields if f in grant.fields]
-        )
-        wanted = call.fields or allowed
-        refused = [f for f in wanted if f not in allowed]
-        if refused:
-            raise GatewayError("fields_not_granted", 403, "fields not granted: " + ", ".join(refused[:20]))
-        rate = UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
-        if not throttle_hit(f"gw:{call.client.pk}:{resource.pk}", limit=rate, window_seconds=60):
-            raise GatewayError("rate_limited", 429, f"over the granted rate of {rate} calls per minute")
+        wanted = permitted_fields(resource, grant, call.fields)
+        count_call(call.client, resource, grant)
         records = _read(call, resource, grant)
         clear = set(grant.clear_fields) if grant is not None else set()
         out = [
@@ -440,17 +454,12 @@ class RegistryView:
 def registry_view(registry: Any, department_id: int) -> RegistryView | None:
     """The sharing catalogue's answer for registries.access.sharing_policy (None: nothing shared), kept
     for as long as grants are (a grant written in this process clears it at once)."""
-    key = (registry.pk, department_id)
-    hit = _views.get(key)
-    clock = _clock()
-    if hit is not None and clock - hit[0] < GRANT_CACHE_SECONDS:
-        return hit[1]
-    view = _registry_view(registry, department_id)
-    with _lock:
-        if len(_views) > 10_000:
-            _views.clear()
-        _views[key] = (clock, view)
-    return view
+    return _remembered(
+        _views,
+        (registry.pk, department_id),
+        GRANT_CACHE_SECONDS,
+        lambda: _registry_view(registry, department_id),
+    )
 
 
 def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
@@ -464,20 +473,10 @@ def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
         .prefetch_related("fields")
     )
     for resource in resources:
-        grant = None
-        if resource.share_type != ShareType.UNCONDITIONAL:
-            grant = next(
-                (
-                    g
-                    for g in Grant.objects.filter(resource=resource, consumer_id=department_id).order_by(
-                        "-created_at"
-                    )[:5]
-                    if g.active(now)
-                ),
-                None,
-            )
-            if grant is None:
-                continue
+        try:
+            grant = grant_in_force(resource, department_id, now)
+        except GatewayError:
+            continue  # nothing in force for this department
         fields = {
             f.name: f.sensitivity for f in resource.fields.all() if grant is None or f.name in grant.fields
         }
