@@ -24,7 +24,7 @@ def _forget_process_caches():
 
     gateway._cache.clear()
     gateway.forget_grants()
-    gateway._checkpoint = (0.0, None)
+    gateway.forget_checkpoint()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ class ExchangeConfig(AppConfig):
         from tongban.registries import access
 
         from . import gateway
-        from .models import Grant, Resource, ResourceField
+        from .models import Checkpoint, Grant, Resource, ResourceField
 
         # The Digital Registries API shows other departments what the catalogue and their grants allow.
         access.sharing_policy = gateway.registry_view
@@ -25,3 +25,7 @@ class ExchangeConfig(AppConfig):
                 signal.connect(
                     gateway.forget_grants, sender=model, dispatch_uid=f"exchange.forget.{model.__name__}"
                 )
+        # Receipts name the latest checkpoint, kept a second; one signed in this process is named at once.
+        post_save.connect(
+            gateway.forget_checkpoint, sender=Checkpoint, dispatch_uid="exchange.forget_checkpoint"
+        )

@@ -372,17 +372,23 @@ def _append_postgresql(
     return index
 
 
-_checkpoint: tuple[float, Any] = (0.0, None)
+_checkpoint: tuple[float, Any] = (float("-inf"), None)
 
 
 def _latest_checkpoint() -> Any:
-    """The receipt's checkpoint reference: the latest signed one, re-read at most once a second (a new one
-    is signed every couple of seconds; the proof URL always serves the current one)."""
+    """The receipt's checkpoint reference: the latest signed one (or none yet), re-read at most once a second
+    (a new one is signed every couple of seconds; the proof URL always serves the current one)."""
     global _checkpoint
-    now = time.monotonic()
-    if now - _checkpoint[0] >= CHECKPOINT_CACHE_SECONDS or _checkpoint[1] is None:
+    now = _clock()
+    if now - _checkpoint[0] >= CHECKPOINT_CACHE_SECONDS:
         _checkpoint = (now, Checkpoint.objects.only("tree_size", "root_hash", "signed_at").first())
     return _checkpoint[1]
+
+
+def forget_checkpoint(**_kwargs: Any) -> None:
+    """A checkpoint was signed in this process (connected to post_save)."""
+    global _checkpoint
+    _checkpoint = (float("-inf"), None)
 
 
 def log_refused_token(*, token_hint: str, path: str, mediator: str) -> None:

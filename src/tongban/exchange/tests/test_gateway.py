@@ -11,7 +11,7 @@ from django.utils import timezone
 from tongban.cases.tests.test_api import token
 from tongban.core import codes
 from tongban.exchange import auditlog, gateway, services
-from tongban.exchange.models import DataAccess, Grant, LogEntry, ShareType
+from tongban.exchange.models import Checkpoint, DataAccess, Grant, LogEntry, ShareType
 from tongban.exchange.verify import check_receipt
 from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
 from tongban.licences.services import key_directory
@@ -217,6 +217,22 @@ def test_receipt_verifies_offline_against_a_signed_checkpoint(world):
     assert entry["request"] == receipt["request_hash"] and entry["response"] == receipt["response_hash"]
     assert entry["response"] == auditlog.digest(body["records"])  # the client can recompute it
     assert get("/audit/checkpoint", {}).json()["tree_size"] == bundle["checkpoint"]["tree_size"]
+
+
+def test_receipt_names_the_latest_checkpoint_kept_a_second(world, monkeypatch):
+    grant_for(world, world["health"], ["name"])
+    url = f"/gateway/person-basic/records/{number(1)}"
+    assert get(url, world["health_token"]).json()["receipt"]["checkpoint"] is None  # none signed yet
+    signed = auditlog.checkpoint_sign()  # in this process: named at once
+    assert get(url, world["health_token"]).json()["receipt"]["checkpoint"]["tree_size"] == signed.tree_size
+    # Signed by another process (Celery beat): no signal reaches this one, so it is named after the second.
+    copy = {f.name: getattr(signed, f.name) for f in Checkpoint._meta.concrete_fields if f.name != "id"}
+    Checkpoint.objects.bulk_create([Checkpoint(**{**copy, "tree_size": signed.tree_size + 1})])
+    assert get(url, world["health_token"]).json()["receipt"]["checkpoint"]["tree_size"] == signed.tree_size
+    later = gateway._clock() + gateway.CHECKPOINT_CACHE_SECONDS + 0.01
+    monkeypatch.setattr(gateway, "_clock", lambda: later)
+    receipt = get(url, world["health_token"]).json()["receipt"]
+    assert receipt["checkpoint"]["tree_size"] == signed.tree_size + 1
 
 
 def test_data_tracker_holds_back_covert_reads_until_release(world):
