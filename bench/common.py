@@ -17,16 +17,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(*, workers: int, threads: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `tongban serve` with this run's settings and database (plus ``env``); returns the process and
-    its base URL."""
+def serve(
+    *, workers: int, threads: int, env: dict[str, str] | None = None, command: str = "serve"
+) -> tuple[subprocess.Popen, str]:
+    """Start `tongban serve` (or ``command``: serve_gateway) with this run's settings and database (plus
+    ``env``); returns the process and its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tongban.cli",
-            "serve",
+            command,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -54,8 +56,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def client_token(base: str, client: object, secret: str, scope: str) -> str:
-    """An access token for a system client (OAuth 2 client credentials) from the server under test."""
+def client_token(base: str | None, client: object, secret: str, scope: str) -> str:
+    """An access token for a system client (OAuth 2 client credentials) from the server under test, or
+    (``base`` None: the server under test has no token endpoint) from the platform in this process."""
+    if base is None:
+        from django.test import Client
+
+        response = Client(HTTP_HOST="localhost").post(
+            "/o/token/",
+            {
+                "grant_type": "client_credentials",
+                "client_id": client.application.client_id,
+                "client_secret": secret,
+                "scope": scope,
+            },
+        )
+        return response.json()["access_token"]
     response = requests.post(
         f"{base}/o/token/",
         data={

@@ -11,8 +11,11 @@ import contextlib
 import datetime as dt
 import http.client
 import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -98,31 +101,28 @@ def _setup() -> tuple[object, str, list[str]]:
     return client, secret, numbers
 
 
+BEAT = """
+import time, django
+django.setup()
+from django.test import override_settings
+from tongban.exchange import auditlog
+with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
+    while True:
+        auditlog.checkpoint_sign()
+        time.sleep({seconds})
+"""
+
+
 @contextlib.contextmanager
 def _beat(seconds: float = 2.0) -> Iterator[None]:
-    """What Celery beat does in production while the gateway serves: integrate the log and sign a
-    checkpoint every couple of seconds (its CPU counts against the same two cores)."""
-    from django.db import connections
-
-    from tongban.exchange import auditlog
-
-    stop = threading.Event()
-
-    def loop() -> None:
-        try:
-            while not stop.wait(seconds):
-                auditlog.checkpoint_sign()
-        finally:
-            connections.close_all()
-
-    auditlog.checkpoint_sign()
-    thread = threading.Thread(target=loop)
-    thread.start()
+    """What Celery beat and a worker do in production while the gateway serves, in a process of their
+    own: integrate the log and sign a checkpoint every couple of seconds (on the same two cores)."""
+    beat = subprocess.Popen([sys.executable, "-c", BEAT.format(seconds=seconds)], env=os.environ.copy())
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        beat.terminate()
+        beat.wait(timeout=10)
 
 
 def _gateway(base: str, token: str, numbers: list[str], scale: float) -> list[tuple[str, str]]:
@@ -425,9 +425,12 @@ def _run(scale: float, only: str) -> list[tuple[str, str]]:
     client, secret, numbers = _setup()
     figures: list[tuple[str, str]] = []
     if only in ("", "gateway"):
-        server, base = serve(workers=5, threads=1, env={"REDIS_URL": "redis://127.0.0.1:6379/15"})
+        # The gateway's own server (granian), as the reverse proxy routes /api/exchange/ in production.
+        server, base = serve(
+            workers=2, threads=2, env={"REDIS_URL": "redis://127.0.0.1:6379/15"}, command="serve_gateway"
+        )
         try:
-            token = client_token(base, client, secret, "exchange.read")
+            token = client_token(None, client, secret, "exchange.read")  # the platform issues it
             with _beat():
                 figures += _gateway(base, token, numbers, scale)
         finally:

@@ -2,6 +2,7 @@
 
 tongban demo           migrate, load the demo city, print the demo logins, serve on 127.0.0.1:8000
 tongban serve          production server (gunicorn)
+tongban serve_gateway  the sharing gateway's own server (granian), for /api/exchange/
 tongban licence verify FILE --directory KEYS.json
                        verify a licence file or QR text offline (export KEYS with licence export-directory)
 tongban audit verify FILE --directory KEYS.json

@@ -122,6 +122,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, pinging a persistent connection at most once a second rather than every request.
+    DATABASES["default"]["ENGINE"] = "tongban.core.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the server's workers and background jobs share the file safely.
     DATABASES["default"]["OPTIONS"] = {
