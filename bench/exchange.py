@@ -287,10 +287,16 @@ def _bulk(scale: float) -> list[tuple[str, str]]:
     )
     whole = bulk.subscription_create(client=city_client, resource_code="person-basic", purpose="bench")
     own = bulk.subscription_create(client=district_client, resource_code="person-basic", purpose="bench")
-    server, base = serve(workers=2, threads=1, env={"REDIS_URL": "redis://127.0.0.1:6379/15"})
+    # On the gateway's own server, where the reverse proxy sends /api/exchange/ in production.
+    server, base = serve(
+        workers=2,
+        threads=2,
+        env={"REDIS_URL": "redis://127.0.0.1:6379/15", "DJANGO_SETTINGS_MODULE": "tongban.settings.demo"},
+        command="serve_gateway",
+    )
     try:
-        city_token = client_token(base, city_client, city_secret, "exchange.read")
-        district_token = client_token(base, district_client, district_secret, "exchange.read")
+        city_token = client_token(None, city_client, city_secret, "exchange.read")
+        district_token = client_token(None, district_client, district_secret, "exchange.read")
         _pull(base, city_token, whole.pk)  # warm: the table and its index in the cache
         rows, seconds, batches = _pull(base, city_token, whole.pk)
         d_rows, d_seconds, d_batches = _pull(base, district_token, own.pk)
