@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tongban.core import merkle
@@ -141,8 +141,11 @@ def _with_store(compute: Any) -> Any:
 
 
 def tree_size() -> int:
-    state = LogState.objects.filter(pk=1).first()
-    return state.size if state else 0
+    # Read before every proof: one plain statement (the ORM's compilation cost a fifth of a proof).
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT size FROM {LogState._meta.db_table} WHERE id = 1")  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def tree_root(size: int) -> bytes:
@@ -242,16 +245,33 @@ def _extend(start: int, new: list[bytes]) -> None:
 
 
 def _stored_hashes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Hashes of leaves (level 0, from their text) and stored nodes, by (level, index): two queries."""
-    leaves = [i for level, i in wanted if level == 0]
+    """Hashes of leaves (level 0, from their text) and stored nodes, by (level, index): one statement, one
+    round trip (a proof needs up to 15 leaves and a few dozen nodes)."""
+    leaves = [i + 1 for level, i in wanted if level == 0]
     nodes = [_key(level, i) for level, i in wanted if level]
-    found: dict[tuple[int, int], bytes] = {}
+    parts, params = [], []
     if leaves:
-        rows = LogEntry.objects.filter(pk__in=[i + 1 for i in leaves]).values_list("pk", "leaf")
-        found.update(((0, pk - 1), _leaf_hash(text)) for pk, text in rows)
+        parts.append(
+            f"SELECT 0, id, leaf, NULL FROM {LogEntry._meta.db_table} "  # noqa: S608
+            f"WHERE id IN ({', '.join(['%s'] * len(leaves))})"
+        )
+        params += leaves
     if nodes:
-        for key, value in LogNode.objects.filter(key__in=nodes).values_list("key", "hash"):
-            found[key >> KEY_SHIFT, key & ((1 << KEY_SHIFT) - 1)] = bytes(value)
+        parts.append(
+            f"SELECT 1, key, NULL, hash FROM {LogNode._meta.db_table} "  # noqa: S608
+            f"WHERE key IN ({', '.join(['%s'] * len(nodes))})"
+        )
+        params += nodes
+    found: dict[tuple[int, int], bytes] = {}
+    if not parts:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for is_node, key, text, value in cursor.fetchall():
+            if is_node:
+                found[key >> KEY_SHIFT, key & ((1 << KEY_SHIFT) - 1)] = bytes(value)
+            else:
+                found[0, key - 1] = _leaf_hash(text)
     return found
 
 
