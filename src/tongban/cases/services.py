@@ -4,6 +4,7 @@ clock, decisions), withdrawal. Each is one durable transaction; a staff action t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
@@ -19,7 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from tongban.catalog import services as catalog_services
 from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
-from tongban.core import fastinsert, workdays
+from tongban.core import fastinsert, statements, workdays
 from tongban.core.conditions import evaluate
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
@@ -295,17 +296,24 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
     """The item's current published version, read in this transaction: a version withdrawn a moment ago
     is refused. No lock is needed: a submission that read the version before a withdrawal committed is
     simply ordered before it."""
-    lookup = (
-        {"pk": item.pk} if item.pk is not None else {"uuid": item.uuid}
-    )  # ServiceItem(uuid=…) from the API
-    row = (
-        ServiceItem.objects.filter(**lookup)
-        .values_list("published_version_id", "published_version__uuid")
-        .first()
-    )
+    by = "id" if item.pk is not None else "uuid"  # ServiceItem(uuid=…) from the API
+    with connection.cursor() as cursor:
+        cursor.execute(_published_statement(by), [statements.param(ServiceItem, by, getattr(item, by))])
+        row = cursor.fetchone()
     if row is None or row[0] is None:
         raise CaseError(_("该事项已停止办理，请查看最新办事指南。"), code="withdrawn")
-    return _published_versions.get(row[1], row[0])
+    return _published_versions.get(str(row[1]), row[0])
+
+
+@functools.cache
+def _published_statement(by: str) -> str:
+    # Run by every submission: written once rather than compiled by the ORM each time.
+    return (
+        f"SELECT i.{statements.column(ServiceItem, 'published_version')}, v.uuid "  # noqa: S608
+        f"FROM {statements.table(ServiceItem)} i LEFT JOIN {statements.table(ServiceItemVersion)} v "
+        f"ON v.id = i.{statements.column(ServiceItem, 'published_version')} "
+        f"WHERE i.{statements.column(ServiceItem, by)} = %s"
+    )
 
 
 class _VersionCache:

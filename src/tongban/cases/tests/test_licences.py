@@ -124,3 +124,35 @@ def test_a_held_licence_stands_in_for_the_material(city):
         applicant=city["citizen"], organisation=org, item=item, answers=food_answers(), uploads=layout()
     )
     assert not LicenceUse.objects.filter(case=again).exists()
+
+
+def test_held_licences_are_current_valid_and_the_applicants_own_first(city):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    org = city["org"]
+    kind = LicenceType.objects.create(
+        code=BUSINESS,
+        name="营业执照",
+        issuer=city["market"],
+        holder_code_type=HolderCodeType.USCC,
+        face_schema={"type": "object", "properties": {}},
+    )
+
+    def issue():
+        return licence_services.licence_issue(
+            acting_user=None, licence_type=kind, holder_name=org.name, holder_code=org.uscc, face={}
+        )
+
+    older, newer = issue(), issue()
+    today = timezone.localdate()
+    assert licence_services.held_licences([org.uscc], {BUSINESS}) == {BUSINESS: newer.pk}
+    assert licence_services.held_licences(["x", org.uscc], {BUSINESS, "other"}) == {BUSINESS: newer.pk}
+    assert licence_services.held_licences([org.uscc], {"other"}) == {}
+    Licence.objects.filter(pk=newer.pk).update(valid_to=today - dt.timedelta(days=1))  # expired yesterday
+    assert licence_services.held_licences([org.uscc], {BUSINESS}) == {BUSINESS: older.pk}
+    Licence.objects.filter(pk=older.pk).update(valid_to=today)  # valid to the end of today
+    assert licence_services.held_licences([org.uscc], {BUSINESS}) == {BUSINESS: older.pk}
+    Licence.objects.filter(pk=older.pk).update(status=LicenceStatus.SUSPENDED)
+    assert licence_services.held_licences([org.uscc], {BUSINESS}) == {}
