@@ -595,10 +595,26 @@ def _store_uploads(
         raise CaseError(_("有 %(n)d 份材料需要重新上传。") % {"n": len(problems)}, problems=problems)
 
 
+_department_cache: dict[str, tuple[float, int]] = {}
+
+
+def _department_ids(codes: set[str]) -> dict[str, int]:
+    """Department ids by code, kept a minute per process (a department's code never changes hands, and
+    every parallel workflow's submission looks its departments up)."""
+    now = time.monotonic()
+    found = {c: hit[1] for c in codes if (hit := _department_cache.get(c)) and now - hit[0] < 60.0}
+    missing = codes - found.keys()
+    if missing:
+        for code, pk in Department.objects.filter(code__in=missing).values_list("code", "id"):
+            _department_cache[code] = (now, pk)
+            found[code] = pk
+    return found
+
+
 def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
     steps = version.workflow.get("steps", [])
     codes = {s.get("department") for s in steps} - {"$self", None}
-    departments = {d.code: d for d in Department.objects.filter(code__in=codes)} if codes else {}
+    departments = _department_ids(codes) if codes else {}
     now = timezone.now()
     tasks = []
     for step in steps:
@@ -611,7 +627,7 @@ def _create_tasks(case: Case, version: ServiceItemVersion) -> None:
                 name=step.get("name") or step["kind"],
                 kind=step["kind"],
                 after=list(step.get("after", [])),
-                department=case.department if code == "$self" else departments[code],
+                department_id=case.department_id if code == "$self" else departments[code],
                 role=step["role"],
                 status=TaskStatus.OPEN if opens else TaskStatus.WAITING,
                 opened_at=now if opens else None,
