@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
+from tongban.core import statements
+
 from . import feed
 from .loader import FIELDS, MODELS, RowError
 from .models import RecordChange, Registry, RegistryKind, RegistryRecord
@@ -212,23 +214,22 @@ def update(registry: Registry, records: models.QuerySet, content: Mapping[str, A
 
 
 @functools.cache
-def _by_key_statement(kind: str, key_field: str, vendor: str) -> tuple[str, list[str]]:
+def _by_key_statement(kind: str, key_field: str) -> str:
     model = MODELS[kind]
-    names = [f.attname for f in model._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
-    column = connection.ops.quote_name(model._meta.get_field(key_field).column)
-    table = connection.ops.quote_name(model._meta.db_table)
-    return f"SELECT {columns} FROM {table} WHERE {column} = %s LIMIT 1", names  # noqa: S608
+    columns, _names = statements.select_list(model, "r")
+    return (
+        f"SELECT {columns} FROM {statements.table(model)} r "  # noqa: S608
+        f"WHERE r.{statements.column(model, key_field)} = %s LIMIT 1"
+    )
 
 
 def _by_key(registry: Registry, key: str) -> Any:
     if registry.kind in MODELS:
         # The gateway reads by key on every call: a statement made once, not compiled by the ORM each time.
-        sql, names = _by_key_statement(registry.kind, registry.key_field, connection.vendor)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [key])
+            cursor.execute(_by_key_statement(registry.kind, registry.key_field), [key])
             row = cursor.fetchone()
-        return None if row is None else MODELS[registry.kind].from_db(connection.alias, names, row)
+        return None if row is None else statements.from_row(MODELS[registry.kind], row)
     return RegistryRecord.objects.filter(registry=registry, key=key).first()
 
 
