@@ -97,11 +97,21 @@ class KeepAliveClient:
         self.buffer = b""
 
     def get(self, target: str) -> tuple[int, bytes]:
+        return self.request(f"GET {target} HTTP/1.1\r\n{self.head}\r\n".encode())
+
+    def post(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = f"POST {target} HTTP/1.1\r\n{self.head}{extra}Content-Length: {len(body)}\r\n\r\n"
+        return self.request(head.encode() + body)
+
+    def request(self, data: bytes) -> tuple[int, bytes]:
+        """Send one request and read its response (a server that closes after each, as gunicorn's sync
+        workers do, is reconnected for the next)."""
         if self.sock is None:
             self.sock = socket.create_connection(self.address, timeout=30)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.buffer = b""
-        self.sock.sendall(f"GET {target} HTTP/1.1\r\n{self.head}\r\n".encode())
+        self.sock.sendall(data)
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
             self._fill()
         head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
