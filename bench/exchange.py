@@ -101,6 +101,17 @@ def _setup() -> tuple[object, str, list[str]]:
     return client, secret, numbers
 
 
+def _serve_gateway() -> tuple[subprocess.Popen, str]:
+    """The gateway's own server (granian), where the reverse proxy sends /api/exchange/ in production,
+    with settings as in production but for TLS: the cache and the rate counters in Redis."""
+    return serve(
+        workers=2,
+        threads=2,
+        env={"REDIS_URL": "redis://127.0.0.1:6379/15", "DJANGO_SETTINGS_MODULE": "tongban.settings.demo"},
+        command="serve_gateway",
+    )
+
+
 BEAT = """
 import time, django
 django.setup()
@@ -287,13 +298,7 @@ def _bulk(scale: float) -> list[tuple[str, str]]:
     )
     whole = bulk.subscription_create(client=city_client, resource_code="person-basic", purpose="bench")
     own = bulk.subscription_create(client=district_client, resource_code="person-basic", purpose="bench")
-    # On the gateway's own server, where the reverse proxy sends /api/exchange/ in production.
-    server, base = serve(
-        workers=2,
-        threads=2,
-        env={"REDIS_URL": "redis://127.0.0.1:6379/15", "DJANGO_SETTINGS_MODULE": "tongban.settings.demo"},
-        command="serve_gateway",
-    )
+    server, base = _serve_gateway()
     try:
         city_token = client_token(None, city_client, city_secret, "exchange.read")
         district_token = client_token(None, district_client, district_secret, "exchange.read")
@@ -425,14 +430,7 @@ def _run(scale: float, only: str) -> list[tuple[str, str]]:
     client, secret, numbers = _setup()
     figures: list[tuple[str, str]] = []
     if only in ("", "gateway"):
-        # The gateway's own server (granian), as the reverse proxy routes /api/exchange/ in production.
-        # Settings as in production but for TLS: the cache and the rate counters in Redis.
-        server, base = serve(
-            workers=2,
-            threads=2,
-            env={"REDIS_URL": "redis://127.0.0.1:6379/15", "DJANGO_SETTINGS_MODULE": "tongban.settings.demo"},
-            command="serve_gateway",
-        )
+        server, base = _serve_gateway()
         try:
             token = client_token(None, client, secret, "exchange.read")  # the platform issues it
             with _beat():

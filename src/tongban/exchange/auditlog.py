@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tongban.core import merkle
+from tongban.core import merkle, statements
 from tongban.core.canonical import canonical_json
 from tongban.core.fastinsert import insert
 
@@ -143,7 +143,7 @@ def _with_store(compute: Any) -> Any:
 def tree_size() -> int:
     # Read before every proof: one plain statement (the ORM's compilation cost a fifth of a proof).
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT size FROM {LogState._meta.db_table} WHERE id = 1")  # noqa: S608
+        cursor.execute(f"SELECT size FROM {statements.table(LogState)} WHERE id = 1")  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else 0
 
@@ -252,14 +252,14 @@ def _stored_hashes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], b
     parts, params = [], []
     if leaves:
         parts.append(
-            f"SELECT 0, id, leaf, NULL FROM {LogEntry._meta.db_table} "  # noqa: S608
-            f"WHERE id IN ({', '.join(['%s'] * len(leaves))})"
+            f"SELECT 0, id, leaf, NULL FROM {statements.table(LogEntry)} "  # noqa: S608
+            f"WHERE id IN ({statements.placeholders(leaves)})"
         )
         params += leaves
     if nodes:
         parts.append(
-            f"SELECT 1, key, NULL, hash FROM {LogNode._meta.db_table} "  # noqa: S608
-            f"WHERE key IN ({', '.join(['%s'] * len(nodes))})"
+            f"SELECT 1, key, NULL, hash FROM {statements.table(LogNode)} "  # noqa: S608
+            f"WHERE key IN ({statements.placeholders(nodes)})"
         )
         params += nodes
     found: dict[tuple[int, int], bytes] = {}
