@@ -118,9 +118,11 @@ django.setup()
 from django.test import override_settings
 from tongban.exchange import auditlog
 with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
+    auditlog.checkpoint_sign()
+    print("ready", flush=True)
     while True:
-        auditlog.checkpoint_sign()
         time.sleep({seconds})
+        auditlog.checkpoint_sign()
 """
 
 
@@ -128,8 +130,13 @@ with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
 def _beat(seconds: float = 2.0) -> Iterator[None]:
     """What Celery beat and a worker do in production while the gateway serves, in a process of their
     own: integrate the log and sign a checkpoint every couple of seconds (on the same two cores)."""
-    beat = subprocess.Popen([sys.executable, "-c", BEAT.format(seconds=seconds)], env=os.environ.copy())
+    beat = subprocess.Popen(
+        [sys.executable, "-c", BEAT.format(seconds=seconds)], env=os.environ.copy(), stdout=subprocess.PIPE
+    )
     try:
+        # Beat runs for days in production: its start-up (imports, a first integration) is not timed.
+        if beat.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the checkpoint process did not start")
         yield
     finally:
         beat.terminate()

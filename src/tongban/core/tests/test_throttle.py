@@ -1,6 +1,7 @@
 """Fixed-window counters: in Redis (production, a real server) and through the cache (demo, tests)."""
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -39,3 +40,50 @@ def test_redis_buckets_expire_after_their_window(settings):
     assert 60 <= client.ttl(bucket) <= 65 and int(client.get(bucket)) == 1
     throttle.throttle_hit(key, limit=10, window_seconds=60)
     assert int(client.get(bucket)) == 2 and client.ttl(bucket) <= 65  # not pushed back by later hits
+
+
+def _redis_client():
+    return redis.Redis.from_url(REDIS_URL)
+
+
+def test_lease_sizes_keep_small_limits_exact():
+    assert [throttle.lease_size(n) for n in (0, 5, 30, 99, 100, 600, 6000)] == [1, 1, 1, 1, 2, 12, 32]
+
+
+def test_two_processes_with_leases_admit_exactly_the_limit_between_them():
+    client, key = _redis_client(), f"test:{uuid.uuid4().hex}"
+    first, second = throttle.Leases(), throttle.Leases()  # as two worker processes
+    admitted = [0, 0]
+    for _ in range(150):
+        for i, process in enumerate((first, second)):
+            admitted[i] += process.hit(client, key, 7, limit=200, ttl=65)
+    assert sum(admitted) == 200 and min(admitted) > 0
+    assert int(client.get(f"{throttle.PREFIX}{key}:7")) <= 200 + 2 * throttle.lease_size(200)
+
+
+def test_a_spent_window_is_refused_without_asking_redis_again():
+    client, key = _redis_client(), f"test:{uuid.uuid4().hex}"
+    process = throttle.Leases()
+    assert sum(process.hit(client, key, 1, limit=120, ttl=65) for _ in range(130)) == 120
+    bucket = f"{throttle.PREFIX}{key}:1"
+    counted = int(client.get(bucket))
+    assert not any(process.hit(client, key, 1, limit=120, ttl=65) for _ in range(50))
+    assert int(client.get(bucket)) == counted
+    assert process.hit(client, key, 2, limit=120, ttl=65)  # the next window starts afresh
+
+
+def test_threads_of_one_process_share_its_leases_without_overrunning():
+    client, key = _redis_client(), f"test:{uuid.uuid4().hex}"
+    process = throttle.Leases()
+    results: list[bool] = []
+
+    def hammer() -> None:
+        local = [process.hit(client, key, 3, limit=500, ttl=65) for _ in range(100)]
+        results.extend(local)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 800 and sum(results) == 500
