@@ -60,5 +60,12 @@ def from_row(model: type[models.Model], row: Sequence[Any], start: int = 0) -> A
     return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
 
 
+def cursor() -> Any:
+    """A cursor for these statements: on PostgreSQL each is prepared on its connection the first time it runs
+    (parsed and planned once, not on every call: core.postgresql), elsewhere Django's own."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
+
+
 def placeholders(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tongban.core import statements
 from tongban.core.fastinsert import insert
 from tongban.core.throttle import throttle_hit
 from tongban.identity.models import SystemClient
@@ -345,7 +346,7 @@ def _append_postgresql(
     caller's transaction if there is one."""
     append, params = auditlog.append_statement("gateway", entry, timezone.now())
     if not subjects:
-        with connection.cursor() as cursor:
+        with statements.cursor() as cursor:
             cursor.execute(append, params)
             index = cursor.fetchone()[0] - 1
         auditlog.appended()
@@ -365,7 +366,7 @@ def _append_postgresql(
         call.at,
         subjects,
     ]
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(sql, params)
         index = cursor.fetchone()[0]
     auditlog.appended()

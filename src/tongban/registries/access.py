@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
@@ -226,7 +226,7 @@ def _by_key_statement(kind: str, key_field: str) -> str:
 def _by_key(registry: Registry, key: str) -> Any:
     if registry.kind in MODELS:
         # The gateway reads by key on every call: a statement made once, not compiled by the ORM each time.
-        with connection.cursor() as cursor:
+        with statements.cursor() as cursor:
             cursor.execute(_by_key_statement(registry.kind, registry.key_field), [key])
             row = cursor.fetchone()
         return None if row is None else statements.from_row(MODELS[registry.kind], row)

@@ -19,6 +19,8 @@ TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the da
                        the audit log's checkpoints and overdue share requests escalate to it (default ljs-sjj).
 TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
 TONGBAN_GATEWAY_FAST_PATH  "0" to send gateway reads by key through the full page stack too (default "1").
+TONGBAN_DB_PREPARED    "0" to turn off the prepared hot statements on PostgreSQL (needed behind a pooler in
+                       transaction mode without prepared-statement support, such as PgBouncer before 1.21).
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Reads by key through the sharing gateway skip the page middleware (tongban.exchange.fastpath).
 TONGBAN_GATEWAY_FAST_PATH = env_bool("TONGBAN_GATEWAY_FAST_PATH", True)
+# The few statements every gateway call or submission runs are prepared on PostgreSQL (core.postgresql).
+TONGBAN_DB_PREPARED = env_bool("TONGBAN_DB_PREPARED", True)
 
 AUTH_USER_MODEL = "identity.User"
 AUTHENTICATION_BACKENDS = [

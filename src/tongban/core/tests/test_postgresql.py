@@ -28,3 +28,52 @@ def test_a_connection_is_pinged_at_most_once_a_second(db, monkeypatch):
     for t in (1000.0, 1000.4, 1000.9, 1001.05, 1001.5, 1060.0):
         request_at(t)
     assert pings == [1000.0, 1001.05, 1060.0]
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+HOT = "SELECT count(*) FROM identity_department WHERE code = %s"
+
+
+def test_hot_statements_are_prepared_once_per_connection_and_nothing_else_is(db):
+    from tongban.core import statements
+
+    for _ in range(3):
+        with statements.cursor() as cursor:
+            cursor.execute(HOT, ["ljs-gaj"])
+            assert cursor.fetchone() == (0,)
+    for _ in range(10):  # Django's own cursors: never prepared, however often a statement runs
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM identity_department WHERE name = %s", ["x"])
+    prepared = _prepared()
+    assert [s for s in prepared if "identity_department" in s] == [HOT.replace("%s", "$1")]
+
+
+def test_prepared_statements_survive_a_rollback(db):
+    from django.db import transaction
+
+    from tongban.core import statements
+
+    with statements.cursor() as cursor:
+        cursor.execute(HOT, ["a"])
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        with statements.cursor() as cursor:
+            cursor.execute(HOT, ["b"])
+        1 / 0  # noqa: B018
+    with statements.cursor() as cursor:  # prepared again after the rollback dropped it
+        cursor.execute(HOT, ["c"])
+        assert cursor.fetchone() == (0,)
+    assert HOT.replace("%s", "$1") in _prepared()
+
+
+def test_prepared_statements_can_be_turned_off(db, settings):
+    from tongban.core import statements
+
+    settings.TONGBAN_DB_PREPARED = False
+    with statements.cursor() as cursor:
+        cursor.execute(HOT + " AND id > %s", ["a", 0])
+    assert not any("id > $2" in s for s in _prepared())
