@@ -13,7 +13,6 @@ import re
 import uuid
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -127,7 +126,7 @@ def _applicant(applicant_id: str) -> User:
         key = uuid.UUID(applicant_id)
     except ValueError:
         raise HttpError(400, "applicantId must be the applicant's account id (OpenID Connect sub)") from None
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(_applicant_statement(), [statements.param(User, "uuid", key), "public", True])
         row = cursor.fetchone()
     if row is None:

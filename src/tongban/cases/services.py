@@ -166,7 +166,7 @@ def _assign_number(case: Case, area_code: str) -> None:
     if connection.vendor == "postgresql":
         # One round trip: increment the counter and number the case in the same statement.
         day = today()
-        with connection.cursor() as cursor:
+        with statements.cursor() as cursor:
             cursor.execute(
                 "WITH c AS (UPDATE cases_casenumbercounter SET last = last + 1 WHERE day = %s AND area_code = %s "
                 "RETURNING last) UPDATE cases_case SET number = %s || lpad(c.last::text, greatest(5, "
@@ -297,7 +297,7 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
     is refused. No lock is needed: a submission that read the version before a withdrawal committed is
     simply ordered before it."""
     by = "id" if item.pk is not None else "uuid"  # ServiceItem(uuid=…) from the API
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(_published_statement(by), [statements.param(ServiceItem, by, getattr(item, by))])
         row = cursor.fetchone()
     if row is None or row[0] is None:

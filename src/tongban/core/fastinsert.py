@@ -13,6 +13,8 @@ from typing import TypeVar
 
 from django.db import connections, models
 
+from tongban.core import statements
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -35,7 +37,7 @@ def insert(instance: M, *, using: str = "default") -> M:
     connection = connections[using]
     sql, fields = _statement(type(instance), connection.vendor)
     values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    with statements.cursor(using) as cursor:  # prepared on PostgreSQL: the same few statements all day
         cursor.execute(sql, values)
         pk = cursor.fetchone()[0] if " RETURNING " in sql else cursor.lastrowid
     instance.pk = pk

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 @functools.cache
@@ -60,11 +60,12 @@ def from_row(model: type[models.Model], row: Sequence[Any], start: int = 0) -> A
     return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
 
 
-def cursor() -> Any:
+def cursor(using: str = DEFAULT_DB_ALIAS) -> Any:
     """A cursor for these statements: on PostgreSQL each is prepared on its connection the first time it runs
     (parsed and planned once, not on every call: core.postgresql), elsewhere Django's own."""
-    prepared = getattr(connection, "prepared_cursor", None)
-    return prepared() if prepared is not None else connection.cursor()
+    db = connections[using]
+    prepared = getattr(db, "prepared_cursor", None)
+    return prepared() if prepared is not None else db.cursor()
 
 
 def placeholders(values: Sequence[Any]) -> str:

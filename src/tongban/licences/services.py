@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core import signing
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -615,7 +615,7 @@ def held_licences(holder_codes: list[str], type_codes: set[str]) -> dict[str, in
         f"ORDER BY l.{statements.column(Licence, 'issued_on')} DESC, l.id DESC"
     )
     today = statements.param(Licence, "valid_to", timezone.localdate())
-    with connection.cursor() as cursor:  # a statement, not a queryset: the ORM's compilation cost more
+    with statements.cursor() as cursor:  # a statement, not a queryset: the ORM's compilation cost more
         cursor.execute(sql, [*holder_codes, *types, LicenceStatus.VALID, today])
         rows = cursor.fetchall()
     found: dict[str, tuple[int, int]] = {}
