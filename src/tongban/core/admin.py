@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEvent, CalendarDay, CalendarYear
+from .models import AuditEvent, CalendarDay, CalendarYear, OutboxMessage
 from .services import calendar_day_set
 
 
@@ -58,6 +58,55 @@ class CalendarDayAdmin(admin.ModelAdmin):
             )
         except ValueError as exc:
             self.message_user(request, str(exc), level="error")
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Messages to staff as the operators need to see them: what is waiting, what failed and why. Read-only
+    but for sending a given-up message again; recipients are masked."""
+
+    list_display = ("created_at", "channel", "masked_recipient", "sent_at", "attempts", "last_error")
+    list_filter = ("channel", ("sent_at", admin.EmptyFieldListFilter))
+    date_hierarchy = "created_at"
+    fields = (
+        "channel",
+        "masked_recipient",
+        "subject",
+        "text",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+        "attempts",
+        "last_error",
+    )
+    readonly_fields = fields
+    actions = ["send_again"]
+
+    @admin.display(description=_("接收方"))
+    def masked_recipient(self, obj: OutboxMessage) -> str:
+        name, at, domain = obj.recipient.partition("@")
+        if at:
+            return f"{name[:1]}***@{domain}"
+        return obj.recipient[:3] + "****" + obj.recipient[-4:]
+
+    @admin.action(description=_("重新发送所选的未发出消息"), permissions=["resend"])
+    def send_again(self, request, queryset):  # type: ignore[no-untyped-def]
+        from django.utils import timezone
+
+        count = queryset.filter(sent_at__isnull=True).update(attempts=0, next_attempt_at=timezone.now())
+        self.message_user(request, _("%(n)d 条消息将重新发送。") % {"n": count})
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_resend_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("core.change_outboxmessage")
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

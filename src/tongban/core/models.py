@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .constants import AuditEventType, AuditOutcome
@@ -83,3 +84,38 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {_('上班') if self.is_workday else _('休息')} {self.name}"
+
+
+class OutboxMessage(models.Model):
+    """An SMS or email to staff, written in the transaction that decided to send it and sent after it
+    commits by a background task (``core.notify.send_outbox``): a rolled-back change sends nothing, and a
+    gateway that is down delays the message instead of losing it."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    CHANNEL_CHOICES = [(SMS, _("短信")), (EMAIL, _("电子邮件"))]
+
+    channel = models.CharField(_("渠道"), max_length=8, choices=CHANNEL_CHOICES)
+    recipient = models.CharField(_("接收方"), max_length=254)
+    subject = models.CharField(_("主题"), max_length=200, blank=True)
+    text = models.TextField(_("内容"))
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(_("下次发送时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("失败次数"), default=0)
+    last_error = models.CharField(_("最近错误"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("待发消息")
+        verbose_name_plural = _("待发消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(sent_at__isnull=True),
+                name="outbox_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,15 +1,22 @@
-"""Outgoing SMS. The demo and tests write messages to the outbox (files and a log line); a production
-deployment points TONGBAN_SMS_BACKEND at its SMS gateway adapter. Issue-level notification channels
-build on this."""
+"""Outgoing SMS, and the outbox for messages to staff.
+
+SMS: the demo and tests write messages to a file outbox (and a log line); a production deployment points
+TONGBAN_SMS_BACKEND at its SMS gateway adapter. Issue-level notification channels build on this.
+
+Messages to staff (share-request reminders and escalations) are rows of ``OutboxMessage`` written with the
+change that caused them and sent by ``send_outbox`` after the commit, retried while the gateway fails."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -35,3 +42,58 @@ class OutboxSmsBackend:
 def send_sms(*, phone: str, text: str) -> None:
     backend_path = os.environ.get("TONGBAN_SMS_BACKEND", "tongban.core.notify.OutboxSmsBackend")
     import_string(backend_path)().send(phone, text)
+
+
+# ---- the outbox for staff messages ---------------------------------------------------------------------
+
+MAX_ATTEMPTS = 12  # with the back-off below, about five hours of a gateway being down
+FIRST_RETRY_SECONDS = 30
+LONGEST_RETRY_SECONDS = 3600
+
+
+def queue_message(*, channel: str, to: str, text: str, subject: str = "") -> None:
+    """Send an SMS or email once the caller's transaction commits (``OutboxMessage``). Celery beat sends the
+    outbox every few seconds; where Celery is eager (the demo, the tests) it goes right after the commit."""
+    from .models import OutboxMessage
+
+    OutboxMessage.objects.create(channel=channel, recipient=to, subject=subject[:200], text=text)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(send_outbox)
+
+
+def send_outbox(limit: int = 200) -> int:
+    """Send the messages that are due, oldest first; returns how many went. At least once: a crash after
+    sending and before the commit sends again. A failed message is tried again later, waiting twice as
+    long each time, and given up (logged) after ``MAX_ATTEMPTS``. Concurrent senders skip each other's rows
+    on PostgreSQL."""
+    from .models import OutboxMessage
+
+    now = timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = OutboxMessage.objects.filter(
+            sent_at__isnull=True, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS
+        ).order_by("next_attempt_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        for message in due[:limit]:
+            try:
+                if message.channel == OutboxMessage.EMAIL:
+                    send_mail(message.subject, message.text, None, [message.recipient])
+                else:
+                    send_sms(phone=message.recipient, text=message.text)
+            except Exception as exc:  # one failing message must not hold up the others
+                message.attempts += 1
+                message.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                wait = min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (message.attempts - 1))
+                message.next_attempt_at = now + dt.timedelta(seconds=wait)
+                message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+                if message.attempts >= MAX_ATTEMPTS:
+                    log.error("outbox message %s given up after %s attempts", message.pk, message.attempts)
+                else:
+                    log.warning("outbox message %s failed, retrying in %s s", message.pk, wait)
+                continue
+            message.sent_at = now
+            message.save(update_fields=["sent_at"])
+            sent += 1
+    return sent

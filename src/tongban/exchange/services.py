@@ -4,13 +4,11 @@ is audited and appended to the Merkle audit log in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -18,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from tongban.core import workdays
 from tongban.core.constants import AuditEventType
-from tongban.core.notify import send_sms
+from tongban.core.models import OutboxMessage
+from tongban.core.notify import queue_message
 from tongban.core.services import audit_record
 from tongban.identity.constants import StaffRoleName
 from tongban.identity.models import Department, User
@@ -39,7 +38,6 @@ from .models import (
     ShareType,
 )
 
-log = logging.getLogger(__name__)
 ANSWER_WORKING_DAYS = (
     10  # 《政务数据共享条例》: the provider answers a conditional request within 10 working days
 )
@@ -388,24 +386,17 @@ def grant_hold(
 
 
 def _tell_data_officers(department: Department, text: str) -> None:
-    """SMS (and email, where given) to the department's data officers once the transaction commits: a
-    rolled-back reminder sends nothing. The desks show reminders and escalations whatever happens to it."""
-    officers = [
-        role.user
-        for role in department_staff(department).filter(role=StaffRoleName.DATA_OFFICER, user__is_active=True)
-    ]
-
-    def send() -> None:
-        for user in officers:
-            try:
-                if user.phone:
-                    send_sms(phone=user.phone, text=text)
-                if user.email:
-                    send_mail(_("共享申请提醒"), text, None, [user.email])
-            except Exception:  # one officer's channel failing must not stop the others
-                log.exception("share request notice to %s failed", user.pk)
-
-    transaction.on_commit(send)
+    """SMS (and email, where given) to the department's data officers, through the outbox: written in this
+    transaction and sent after it commits, retried while the gateway fails. A rolled-back reminder sends
+    nothing. The desks show reminders and escalations whatever happens to the messages."""
+    officers = department_staff(department).filter(role=StaffRoleName.DATA_OFFICER, user__is_active=True)
+    for role in officers.select_related("user"):
+        if role.user.phone:
+            queue_message(channel=OutboxMessage.SMS, to=role.user.phone, text=text)
+        if role.user.email:
+            queue_message(
+                channel=OutboxMessage.EMAIL, to=role.user.email, text=text, subject=_("共享申请提醒")
+            )
 
 
 def request_deadlines(*, today: dt.date | None = None) -> tuple[int, int]:

@@ -215,6 +215,7 @@ CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "tongban.cases.tasks.deadline_sweep", "schedule": 3600.0 * 6},
     "cases-drafts-purge": {"task": "tongban.cases.tasks.drafts_purge", "schedule": 3600.0 * 24},
     "cases-send-notices": {"task": "tongban.cases.tasks.send_notices", "schedule": 5.0},
+    "core-send-outbox": {"task": "tongban.core.tasks.send_outbox", "schedule": 5.0},
     "registries-quality": {"task": "tongban.registries.tasks.quality_run_all", "schedule": 3600.0 * 24},
     # Checkpoints "at least every few seconds" (issue 7): integrate new audit entries and sign.
     "exchange-checkpoint": {"task": "tongban.exchange.tasks.audit_checkpoint", "schedule": 2.0},
