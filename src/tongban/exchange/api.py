@@ -47,6 +47,8 @@ def log_refusal(authorization: str, path: str, mediator: str) -> None:
 
 READ = GatewayScope("exchange.read")
 WRITE = GatewayScope("exchange.write")
+# Digital Registries API clients fetch the proofs of their reads' receipts with the token they read with.
+REGISTRY_READ = ClientScope("registries.read")
 
 
 def _error(exc: gateway.GatewayError) -> JsonResponse:
@@ -328,7 +330,7 @@ def checkpoint_of(request: HttpRequest, size: int) -> Any:
 
 @router.get(
     "/audit/receipts/{index}",
-    auth=READ,
+    auth=[REGISTRY_READ, READ],
     summary="An entry with its inclusion proof under the latest (or a given) checkpoint: for tongban audit verify",
 )
 def receipt(request: HttpRequest, index: int, tree_size: int = 0) -> Any:

@@ -86,14 +86,37 @@ def _require_owner(request: HttpRequest, registry: Registry) -> None:
 
 
 def _log(
-    request: HttpRequest, registry: Registry, records: list[Any], operation: str, fields: list[str]
+    request: HttpRequest,
+    registry: Registry,
+    records: list[Any],
+    operation: str,
+    fields: list[str],
+    *,
+    query: Any,
+    answer: Any,
+    response: HttpResponse,
 ) -> None:
     """Each record read for the person's data-usage view, and the call in the Merkle audit log (keys
-    hashed: no personal data in the log), in one transaction."""
+    hashed: no personal data in the log), in one transaction. The answer's receipt goes in headers, as the
+    body is GovStack's (``Tongban-Log-Index``, ``Tongban-Request-Hash``, ``Tongban-Response-Hash``,
+    ``Tongban-Receipt``: where the inclusion proof is served once the next checkpoint is signed)."""
+    from django.utils import timezone
+
     from tongban.exchange import auditlog
 
     client: SystemClient = request.auth
     keys = [str(access.as_dict(registry, r, full=True)[registry.key_field]) for r in records]
+    request_hash = auditlog.digest(
+        {
+            "client": client.application.client_id,
+            "registry": registry.code,
+            "version": registry.version,
+            "operation": operation,
+            "query": query,
+            "at": timezone.now().isoformat(),
+        }
+    )
+    response_hash = auditlog.digest(answer)
     with transaction.atomic():
         RegistryRead.objects.bulk_create(
             [
@@ -110,7 +133,7 @@ def _log(
                 for key, r in zip(keys, records, strict=True)
             ]
         )
-        auditlog.log_append(
+        index = auditlog.log_append(
             "registry_read",
             {
                 "registry": registry.code,
@@ -121,8 +144,14 @@ def _log(
                 "records": len(keys),
                 "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
                 "fields": fields,
+                "request": request_hash,
+                "response": response_hash,
             },
         )
+    response["Tongban-Log-Index"] = str(index)
+    response["Tongban-Request-Hash"] = request_hash
+    response["Tongban-Response-Hash"] = response_hash
+    response["Tongban-Receipt"] = f"/api/exchange/audit/receipts/{index}"
 
 
 def _audit(request: HttpRequest, registry: Registry, action: str, **extra: Any) -> None:
@@ -169,6 +198,7 @@ def _paths(*names: str) -> list[str]:
 @router.get("/data/{registryName}/{versionNumber}", auth=READ, summary="list (search, filter, page)")
 def list_records(
     request: HttpRequest,
+    response: HttpResponse,
     registryName: str,
     versionNumber: str,
     search: str = "",
@@ -193,14 +223,25 @@ def list_records(
         records = list(paginator.page(page))
     except EmptyPage:
         records = []
-    _log(request, registry, records, "list", [])
     base = request.build_absolute_uri(request.path)
-    return {
+    answer = {
         "count": paginator.count,
         "next": f"{base}?page={page + 1}&pageSize={pageSize}" if page * pageSize < paginator.count else None,
         "previous": f"{base}?page={page - 1}&pageSize={pageSize}" if page > 1 else None,
         "results": [_shown(registry, r, view) for r in records],
     }
+    query = {"search": search, "filter": filter, "query": filters, "ordering": ordering, "page": page}
+    _log(
+        request,
+        registry,
+        records,
+        "list",
+        [],
+        query={**query, "pageSize": pageSize},
+        answer=answer,
+        response=response,
+    )
+    return answer
 
 
 @router.post(_paths("create")[0], auth=WRITE, summary="create")
@@ -214,26 +255,53 @@ def create(request: HttpRequest, registryName: str, versionNumber: str, payload:
 
 
 @router.post(_paths("exists")[0], auth=READ, summary="exists")
-def exists(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
+def exists(
+    request: HttpRequest, response: HttpResponse, registryName: str, versionNumber: str, payload: QueryBody
+) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
     view = _view(request, registry)
     _queryable(registry, view, payload.query.content)
-    found = _handle(lambda: _narrowed(access.matching(registry, payload.query.content), view).exists())
-    message = "Object found from database" if found else "Object not found"
-    return {"answer": {"status": found, "message": message}}
+    record = _handle(lambda: _narrowed(access.matching(registry, payload.query.content), view).first())
+    found = record is not None
+    answer = {
+        "answer": {"status": found, "message": "Object found from database" if found else "Object not found"}
+    }
+    # A match tells the caller something about the person: in their data-usage view like any read.
+    _log(
+        request,
+        registry,
+        [record] if found else [],
+        "exists",
+        sorted(payload.query.content),
+        query=payload.query.content,
+        answer=answer,
+        response=response,
+    )
+    return answer
 
 
 @router.post(_paths("read")[0], auth=READ, summary="read one record")
-def read(request: HttpRequest, registryName: str, versionNumber: str, payload: QueryBody) -> dict[str, Any]:
+def read(
+    request: HttpRequest, response: HttpResponse, registryName: str, versionNumber: str, payload: QueryBody
+) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
     view = _view(request, registry)
     _queryable(registry, view, payload.query.content)
     record = _handle(lambda: _narrowed(access.matching(registry, payload.query.content), view).first())
     if record is None:
         raise HttpError(404, "no record found")
-    content = _shown(registry, record, view)
-    _log(request, registry, [record], "read", list(content))
-    return {"content": content}
+    answer = {"content": _shown(registry, record, view)}
+    _log(
+        request,
+        registry,
+        [record],
+        "read",
+        list(answer["content"]),
+        query=payload.query.content,
+        answer=answer,
+        response=response,
+    )
+    return answer
 
 
 def _update(
@@ -328,7 +396,9 @@ def delete(request: HttpRequest, registryName: str, versionNumber: str, ID: str)
     summary="read-value",
     operation_id="readValueKebab",
 )
-def read_value(request: HttpRequest, registryName: str, versionNumber: str, uuid: str, field: str) -> Any:
+def read_value(
+    request: HttpRequest, response: HttpResponse, registryName: str, versionNumber: str, uuid: str, field: str
+) -> Any:
     """``field`` is ``<name>.<ext>``: ``.json`` answers {"value": …}, anything else the bare value as text."""
     registry = _registry(request, registryName, versionNumber)
     name, _dot, ext = field.rpartition(".")
@@ -340,12 +410,22 @@ def read_value(request: HttpRequest, registryName: str, versionNumber: str, uuid
         raise HttpError(404, "no record found")
     if name not in content:
         raise HttpError(404, f"no field {name[:60]} (or not shared with your department)")
-    _log(request, registry, [record], "read_value", [name])
-    if ext == "json":
-        return {"value": content[name]}
-    return HttpResponse(
-        "" if content[name] is None else str(content[name]), content_type="text/plain; charset=utf-8"
+    if ext != "json":  # the bare value: this response is the one sent
+        answer: Any = "" if content[name] is None else str(content[name])
+        response = HttpResponse(answer, content_type="text/plain; charset=utf-8")
+    else:
+        answer = {"value": content[name]}
+    _log(
+        request,
+        registry,
+        [record],
+        "read_value",
+        [name],
+        query={"key": uuid, "field": field},
+        answer=answer,
+        response=response,
     )
+    return answer if ext == "json" else response
 
 
 @router.get(

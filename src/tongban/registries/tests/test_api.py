@@ -117,6 +117,8 @@ def test_list_read_exists_read_value_and_restricted_fields(world):
         "/data/population/1.0/exists", {"query": {"content": {"name": "无此人"}}}, world["reader"]
     ).json()
     assert yes["answer"]["status"] is True and no["answer"]["status"] is False
+    checked = RegistryRead.objects.filter(operation="exists")
+    assert [(r.subject, r.fields) for r in checked] == [(number(2), ["name"])]  # the match, in their view
     for spelling in ("readValue", "read-value"):
         value = Client().get(
             f"{BASE}/data/population/1.0/{number(2)}/{spelling}/name.json", **world["reader"]
@@ -276,3 +278,32 @@ def test_other_departments_see_what_the_catalogue_and_their_grants_give(world, c
     refused = post("/data/population/1.0/read", by_key, world["reader"])
     assert refused.status_code == 403 and "resource catalogue" in refused.json()["detail"]
     assert Client().get(f"{BASE}/data/population/1.0", **world["reader"]).status_code == 403
+
+
+def test_reads_carry_a_receipt_that_verifies_offline(world):
+    from tongban.exchange import auditlog
+    from tongban.exchange.verify import check_receipt
+    from tongban.licences.services import key_directory
+
+    read = post(
+        "/data/population/1.0/read", {"query": {"content": {"id_number": number(1)}}}, world["reader"]
+    )
+    listed = Client().get(f"{BASE}/data/population/1.0", {"pageSize": 2}, **world["reader"])
+    text = Client().get(f"{BASE}/data/population/1.0/{number(2)}/readValue/sex.txt", **world["reader"])
+    auditlog.checkpoint_sign()
+    indexes = set()
+    for response, answer in ((read, read.json()), (listed, listed.json()), (text, "F")):
+        assert response["Tongban-Response-Hash"] == auditlog.digest(answer)  # the client can recompute it
+        bundle = Client().get(response["Tongban-Receipt"], **world["reader"])  # the reading token will do
+        assert bundle.status_code == 200 and check_receipt(bundle.json(), key_directory()) == ""
+        entry = json.loads(bundle.json()["entry"])
+        assert entry["kind"] == "registry_read" and bundle.json()["index"] == int(
+            response["Tongban-Log-Index"]
+        )
+        assert (entry["request"], entry["response"]) == (
+            response["Tongban-Request-Hash"],
+            response["Tongban-Response-Hash"],
+        )
+        indexes.add(bundle.json()["index"])
+    assert len(indexes) == 3
+    assert Client().get(read["Tongban-Receipt"], HTTP_AUTHORIZATION="Bearer forged").status_code == 401
