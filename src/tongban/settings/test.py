@@ -30,3 +30,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, like production (WAL, busy timeout): an in-memory shared-cache database has table locks
     # that make concurrency tests fail for reasons production never sees.
     DATABASES["default"]["TEST"] = {"NAME": str(Path(DATA_DIR) / "test.sqlite3")}  # noqa: F405
+
+# The live server's request threads (browser tests) can outlive their test on a kept-alive socket. With
+# persistent connections such a thread kept a session open into the test database's teardown, which then
+# failed to drop it (a warning at the end of some PostgreSQL runs). Each request closes its connection.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
