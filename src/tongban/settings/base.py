@@ -8,6 +8,7 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/tongban; default: SQL
 TONGBAN_DATA_DIR       where the embedded database, uploads, keys and outbox live (default ./var).
 REDIS_URL              cache and Celery broker, e.g. redis://127.0.0.1:6379/0; without it the cache is
                        the database and background tasks run in-process (the embedded default).
+TONGBAN_REDIS_TIMEOUT  seconds a cache or rate-counter call waits for Redis before it fails (default 2).
 TONGBAN_OIDC_KEY_FILE  PEM file with the RSA key that signs ID tokens (default DATA_DIR/oidc-rsa.pem,
                        generated on first use).
 TONGBAN_CSRF_TRUSTED_ORIGINS  comma-separated origins for CSRF behind a proxy.
@@ -197,8 +198,16 @@ STORAGES = {
 
 # Cache: Redis in production; the database otherwise, so that throttles are shared by all workers.
 REDIS_URL = env("REDIS_URL")
+# A Redis that stops answering fails a request after this long instead of holding its worker forever.
+REDIS_TIMEOUT = float(env("TONGBAN_REDIS_TIMEOUT", "2") or 2)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT},
+        }
+    }
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tongban_cache"}

@@ -87,3 +87,49 @@ def test_threads_of_one_process_share_its_leases_without_overrunning():
     for t in threads:
         t.join()
     assert len(results) == 800 and sum(results) == 500
+
+
+def test_a_redis_that_stops_answering_fails_the_hit_instead_of_hanging(settings):
+    import socket
+    import time
+
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        settings.REDIS_TIMEOUT = 0.5
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            throttle.throttle_hit(f"test:{uuid.uuid4().hex}", limit=10, window_seconds=60)
+        assert time.monotonic() - started < 3
+    finally:
+        silent.close()
+
+
+def test_the_cache_gives_up_on_a_silent_redis_after_the_timeout_too():
+    """The production settings' cache, in a process of its own, against a Redis that never answers."""
+    import socket
+    import subprocess
+    import sys
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    code = (
+        "import django; django.setup(); from django.core.cache import cache\n"
+        "try:\n    cache.get('x')\nexcept Exception as exc:\n    print(type(exc).__name__)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tongban.settings.demo",
+        "REDIS_URL": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+        "TONGBAN_REDIS_TIMEOUT": "0.5",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+        )
+    finally:
+        silent.close()
+    assert result.stdout.strip() == "TimeoutError", result.stderr[-2000:]
