@@ -59,29 +59,18 @@ def percentile(values: list[float], q: float) -> float:
 def client_token(base: str | None, client: object, secret: str, scope: str) -> str:
     """An access token for a system client (OAuth 2 client credentials) from the server under test, or
     (``base`` None: the server under test has no token endpoint) from the platform in this process."""
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": client.application.client_id,
+        "client_secret": secret,
+        "scope": scope,
+    }
     if base is None:
         from django.test import Client
 
-        response = Client(HTTP_HOST="localhost").post(
-            "/o/token/",
-            {
-                "grant_type": "client_credentials",
-                "client_id": client.application.client_id,
-                "client_secret": secret,
-                "scope": scope,
-            },
-        )
-        return response.json()["access_token"]
-    response = requests.post(
-        f"{base}/o/token/",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client.application.client_id,
-            "client_secret": secret,
-            "scope": scope,
-        },
-        timeout=10,
-    )
+        response = Client(HTTP_HOST="localhost").post("/o/token/", data)
+    else:
+        response = requests.post(f"{base}/o/token/", data=data, timeout=10)
     return response.json()["access_token"]
 
 

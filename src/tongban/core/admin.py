@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import codes
 from .models import AuditEvent, CalendarDay, CalendarYear, OutboxMessage
 from .services import calendar_day_set
 
@@ -90,12 +92,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         name, at, domain = obj.recipient.partition("@")
         if at:
             return f"{name[:1]}***@{domain}"
-        return obj.recipient[:3] + "****" + obj.recipient[-4:]
+        return codes.mask_phone(obj.recipient)
 
     @admin.action(description=_("重新发送所选的未发出消息"), permissions=["resend"])
     def send_again(self, request, queryset):  # type: ignore[no-untyped-def]
-        from django.utils import timezone
-
         count = queryset.filter(sent_at__isnull=True).update(attempts=0, next_attempt_at=timezone.now())
         self.message_user(request, _("%(n)d 条消息将重新发送。") % {"n": count})
 

@@ -20,6 +20,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .codes import mask_phone
+
 log = logging.getLogger("tongban.sms")
 
 # Messages sent in this process, newest last; tests read it, as Django's locmem mail outbox.
@@ -36,7 +38,7 @@ class OutboxSmsBackend:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "sms.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(message, ensure_ascii=False) + "\n")
-        log.info("sms queued", extra={"to": phone[:3] + "****" + phone[-4:]})
+        log.info("sms queued", extra={"to": mask_phone(phone)})
 
 
 def send_sms(*, phone: str, text: str) -> None:

@@ -42,7 +42,7 @@ def _redis(url: str) -> redis.Redis:
     if _client is None or _client_url != url:
         with _lock:
             if _client is None or _client_url != url:
-                timeout = getattr(settings, "REDIS_TIMEOUT", 2.0)
+                timeout = settings.REDIS_TIMEOUT
                 _client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
                 _client_url = url
     return _client

@@ -340,6 +340,11 @@ def latest_checkpoint() -> Checkpoint | None:
     return Checkpoint.objects.first()
 
 
+def receipt_path(index: int) -> str:
+    """Where the entry's receipt bundle (its inclusion proof) is served once a checkpoint covers it."""
+    return f"/api/exchange/audit/receipts/{index}"
+
+
 def receipt_bundle(index: int, checkpoint: Checkpoint | None = None) -> dict[str, Any]:
     """Everything an offline verifier needs to show that entry ``index`` is in a signed checkpoint."""
     checkpoint = checkpoint or latest_checkpoint()

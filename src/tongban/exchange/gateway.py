@@ -329,7 +329,7 @@ def _record(
             if checkpoint is not None
             else None
         ),
-        "proof": f"/api/exchange/audit/receipts/{index}",
+        "proof": auditlog.receipt_path(index),
     }
 
 

@@ -16,6 +16,7 @@ from django.core.paginator import EmptyPage, Paginator
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
@@ -100,8 +101,6 @@ def _log(
     hashed: no personal data in the log), in one transaction. The answer's receipt goes in headers, as the
     body is GovStack's (``Tongban-Log-Index``, ``Tongban-Request-Hash``, ``Tongban-Response-Hash``,
     ``Tongban-Receipt``: where the inclusion proof is served once the next checkpoint is signed)."""
-    from django.utils import timezone
-
     from tongban.exchange import auditlog
 
     client: SystemClient = request.auth
@@ -151,7 +150,7 @@ def _log(
     response["Tongban-Log-Index"] = str(index)
     response["Tongban-Request-Hash"] = request_hash
     response["Tongban-Response-Hash"] = response_hash
-    response["Tongban-Receipt"] = f"/api/exchange/audit/receipts/{index}"
+    response["Tongban-Receipt"] = auditlog.receipt_path(index)
 
 
 def _audit(request: HttpRequest, registry: Registry, action: str, **extra: Any) -> None:
@@ -230,14 +229,20 @@ def list_records(
         "previous": f"{base}?page={page - 1}&pageSize={pageSize}" if page > 1 else None,
         "results": [_shown(registry, r, view) for r in records],
     }
-    query = {"search": search, "filter": filter, "query": filters, "ordering": ordering, "page": page}
     _log(
         request,
         registry,
         records,
         "list",
         [],
-        query={**query, "pageSize": pageSize},
+        query={
+            "search": search,
+            "filter": filter,
+            "query": filters,
+            "ordering": ordering,
+            "page": page,
+            "pageSize": pageSize,
+        },
         answer=answer,
         response=response,
     )

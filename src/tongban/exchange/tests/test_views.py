@@ -118,8 +118,9 @@ def test_request_approve_revoke_through_the_pages(city):
     assert Grant.objects.get().revoked_at is not None
 
 
-def test_overdue_requests_escalate_to_the_data_bureau(city, django_capture_on_commit_callbacks):
-    share_request = services.share_request_submit(
+def _birth_registration_request(city):
+    """The health commission asks the police for residents' names (filed by its system, not a page)."""
+    return services.share_request_submit(
         acting_user=None,
         resource=city["resource"],
         consumer=city["health"],
@@ -127,6 +128,10 @@ def test_overdue_requests_escalate_to_the_data_bureau(city, django_capture_on_co
         legal_basis="《母婴保健法》",
         fields=["name"],
     )
+
+
+def test_overdue_requests_escalate_to_the_data_bureau(city, django_capture_on_commit_callbacks):
+    share_request = _birth_registration_request(city)
     from tongban.core import notify
 
     sent = len(notify.outbox)
@@ -150,14 +155,7 @@ def test_a_reminder_waits_out_an_sms_gateway_outage(city, monkeypatch, django_ca
     from tongban.core import notify
     from tongban.core.models import OutboxMessage
 
-    share_request = services.share_request_submit(
-        acting_user=None,
-        resource=city["resource"],
-        consumer=city["health"],
-        purpose="出生登记",
-        legal_basis="《母婴保健法》",
-        fields=["name"],
-    )
+    share_request = _birth_registration_request(city)
     monkeypatch.setenv("TONGBAN_SMS_BACKEND", "tongban.core.tests.test_outbox.DownGateway")
     with django_capture_on_commit_callbacks(execute=True):
         assert services.request_deadlines(today=share_request.due_on) == (1, 0)
@@ -172,14 +170,7 @@ def test_a_reminder_waits_out_an_sms_gateway_outage(city, monkeypatch, django_ca
 
 
 def test_hold_back_only_by_the_data_bureau_and_the_citizen_tracker(city):
-    share_request = services.share_request_submit(
-        acting_user=None,
-        resource=city["resource"],
-        consumer=city["health"],
-        purpose="出生登记",
-        legal_basis="《母婴保健法》",
-        fields=["name"],
-    )
+    share_request = _birth_registration_request(city)
     grant = services.share_request_answer(acting_user=None, share_request=share_request, approve=True).grant
     from tongban.cases.tests.test_api import token
 
