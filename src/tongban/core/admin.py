@@ -3,18 +3,35 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import codes
+from .constants import AuditEventType
 from .models import AuditEvent, CalendarDay, CalendarYear, OutboxMessage
 from .services import calendar_day_set
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    # The column has no choices (new types need no migration), so the filter lists the constants.
+    title = _("事件")
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return AuditEventType.choices
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is appended by services, never edited."""
 
-    list_display = ("at", "event_type", "outcome", "actor_label", "ip_address", "department", "target_type")
-    list_filter = ("event_type", "outcome", "department")
+    list_display = ("at", "event_label", "outcome", "actor_label", "ip_address", "department", "target_type")
+    list_filter = (EventTypeFilter, "outcome", "department")
     search_fields = ("actor_label", "target_id", "request_id")
     date_hierarchy = "at"
+
+    @admin.display(description=_("事件"), ordering="event_type")
+    def event_label(self, obj: AuditEvent) -> str:
+        return obj.get_event_type_display()
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
