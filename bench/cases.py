@@ -228,7 +228,7 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
     # for the background task, which is run here after the timed part.
     # Sync workers behind a buffering proxy: on two cores 5 gave the highest rate (4-6 within a few per
     # cent; 8 and threaded workers less) and a far shorter tail than 4 workers x 4 threads (README).
-    server, base = serve(workers=5, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    server, base = serve(workers=5, threads=1)
     try:
         figures = _submissions(base, scale)
         figures.append(_send_notices())

@@ -1,4 +1,10 @@
-"""Helpers shared by the benchmarks: a real gunicorn on a free loopback port, percentiles."""
+"""Helpers shared by the benchmarks: a real server on production-like settings on a free loopback port,
+percentiles, a keep-alive load generator.
+
+Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379/15) is the Redis every bench server and
+process uses; BENCH_PORT_BASE, when set, is the first port bench servers bind (the next free one from
+there), so that two benches, or a bench and a dev server, do not collide.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,51 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
 
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The first free port from BENCH_PORT_BASE on, or any free port the system gives."""
+    base = int(os.environ.get("BENCH_PORT_BASE") or 0)
+    for port in range(base, base + 200) if base else [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in {base}-{base + 199}")
+
+
+def server_env() -> dict[str, str]:
+    """The environment of every bench server: production-like settings (bench.settings), Redis for the
+    cache, the rate counters and the Celery broker, and this run's database, data dir and secret key."""
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "TONGBAN_SECRET_KEY": settings.SECRET_KEY,
+        "TONGBAN_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "TONGBAN_SECURE_SSL_REDIRECT": "0",
+        "REDIS_URL": BENCH_REDIS_URL,
+        "TONGBAN_LOG_LEVEL": "WARNING",
+    }
 
 
 def serve(
     *, workers: int, threads: int, env: dict[str, str] | None = None, command: str = "serve"
 ) -> tuple[subprocess.Popen, str]:
-    """Start `tongban serve` (or ``command``: serve_gateway) with this run's settings and database (plus
-    ``env``); returns the process and its base URL."""
+    """Start `tongban serve` (or ``command``: serve_gateway) on production-like settings with this run's
+    database (plus ``env``); returns the process and its base URL."""
+    _collect_static()
     port = free_port()
     server = subprocess.Popen(
         [
@@ -36,9 +72,9 @@ def serve(
             "--threads",
             str(threads),
         ],
-        env={**os.environ, "TONGBAN_LOG_LEVEL": "WARNING", **(env or {})},
+        env={**server_env(), **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),  # noqa: SIM115
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -49,6 +85,21 @@ def serve(
             time.sleep(0.1)
     server.terminate()
     raise RuntimeError("the server did not start")
+
+
+_static_collected = False
+
+
+def _collect_static() -> None:
+    """Production serves hashed static files from a manifest that collectstatic writes, once per run."""
+    global _static_collected
+    if not _static_collected:
+        subprocess.run(
+            [sys.executable, "-m", "tongban.cli", "collectstatic", "--noinput", "-v0"],
+            env=server_env(),
+            check=True,
+        )
+        _static_collected = True
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -104,12 +104,7 @@ def _setup() -> tuple[object, str, list[str]]:
 def _serve_gateway() -> tuple[subprocess.Popen, str]:
     """The gateway's own server (granian), where the reverse proxy sends /api/exchange/ in production,
     with settings as in production but for TLS: the cache and the rate counters in Redis."""
-    return serve(
-        workers=2,
-        threads=2,
-        env={"REDIS_URL": "redis://127.0.0.1:6379/15", "DJANGO_SETTINGS_MODULE": "tongban.settings.demo"},
-        command="serve_gateway",
-    )
+    return serve(workers=2, threads=2, command="serve_gateway")
 
 
 BEAT = """

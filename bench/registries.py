@@ -135,7 +135,7 @@ def _read_by_key(registry, db: str) -> list[tuple[str, str]]:
             keys = [row[0] for row in cursor.fetchall()]
     else:
         keys = list(PersonRecord.objects.order_by("?").values_list("id_number", flat=True)[:2000])
-    server, base = serve(workers=2, threads=1, env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    server, base = serve(workers=2, threads=1)
     try:
         token = client_token(base, client, secret, "registries.read")
         session = requests.Session()
