@@ -17,7 +17,6 @@ from pathlib import Path
 
 import requests
 
-
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parent.parent
 
