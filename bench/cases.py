@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import random
 import statistics
-import threading
 import time
 import uuid
 
@@ -20,7 +19,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from bench.common import KeepAliveClient, client_token, percentile, serve
+from bench.common import KeepAliveClient, Load, client_token, run_load, serve
 
 N_SUBMISSIONS = 4000
 CLIENTS = 32
@@ -44,7 +43,9 @@ def _setup() -> None:
     licence_types()  # as in the demo city: submissions look up the applicant's licences for the materials
 
 
-def _submissions(base: str, scale: float) -> list[tuple[str, str]]:
+def submissions(base: str, scale: float) -> tuple[Load, list[tuple[str, str]]]:
+    """Submissions through the GovStack API of the server at ``base`` (warm-up first, then the timed
+    plan with retries); the timed load and the figures, cases counted after."""
     from tongban.cases.demo import _answers
     from tongban.cases.models import Case
     from tongban.catalog.models import ServiceItem
@@ -74,60 +75,32 @@ def _submissions(base: str, scale: float) -> list[tuple[str, str]]:
         "Information-Mediator-Client": "eGovStack/GOV/1/bench",
         "Content-Type": "application/json",
     }
-    lock = threading.Lock()
-
     # The load generator shares the two cores with the server and PostgreSQL: a minimal HTTP client
     # (requests cost a third of the CPU a submission needs, http.client 0.5 ms), bodies encoded up front.
-    host, port = base.removeprefix("http://").split(":")
     path = url.removeprefix(base)
     bodies = {
         applicant: json.dumps({"applicantId": applicant, "formData": {"data": answers}}).encode()
         for applicant in set(applicants)
     }
 
-    def run_plan(jobs: list[tuple[str, str]]) -> tuple[float, list[float], list[int]]:
-        latencies: list[float] = []
-        failures: list[int] = []
-        cursor = iter(jobs)
-
-        def worker() -> None:
-            conn = KeepAliveClient(host, int(port), headers)
-            while True:
-                with lock:
-                    job = next(cursor, None)
-                if job is None:
-                    conn.close()
-                    return
-                key, applicant = job
-                t = time.perf_counter()
-                status, _body = conn.post(path, bodies[applicant], {"Idempotency-Key": key})
-                elapsed = (time.perf_counter() - t) * 1000
-                with lock:
-                    latencies.append(elapsed)
-                    if status != 200:
-                        failures.append(status)
-
-        threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - started, latencies, failures
+    def send(conn: KeepAliveClient, job: tuple[str, str]) -> tuple[int, bool]:
+        key, applicant = job
+        status, _body = conn.post(path, bodies[applicant], {"Idempotency-Key": key})
+        return status, status == 200
 
     # Warm every worker first (imports, connections, caches), as a server in service is: not timed.
     warmup = [(uuid.uuid4().hex, applicants[i % len(applicants)]) for i in range(WARMUP)]
-    _seconds, _latencies, warm_failures = run_plan(warmup)
-    seconds, latencies, failures = run_plan(plan)
-    failures += warm_failures
+    warm = run_load(base, headers, warmup, send, CLIENTS)
+    timed = run_load(base, headers, plan, send, CLIENTS)
+    failures = warm.failures + timed.failures
     expected = n + WARMUP
     created = Case.objects.filter(parent__isnull=True, idempotency_key__startswith=f"gs:{client.pk}:").count()
     numbers = Case.objects.values("number").distinct().count() == Case.objects.count()
     db = connection.vendor
-    return [
+    return timed, [
         (
             f"[{db}] HTTP submissions, {CLIENTS} clients, {len(plan):,} timed requests ({len(plan) - n} retries)",
-            f"{len(plan) / seconds:,.0f}/s  p50 {statistics.median(latencies):.0f} ms  p99 {percentile(latencies, 0.99):.0f} ms",
+            f"{timed.rate:,.0f}/s  p50 {timed.p50:.0f} ms  p99 {timed.p99:.0f} ms",
         ),
         (
             f"[{db}] cases after the run: expected {expected:,} (one per key, {WARMUP} of them warm-up)",
@@ -230,7 +203,7 @@ def run(scale: float = 1.0) -> list[tuple[str, str]]:
     # cent; 8 and threaded workers less) and a far shorter tail than 4 workers x 4 threads (README).
     server, base = serve(workers=5, threads=1)
     try:
-        figures = _submissions(base, scale)
+        _load, figures = submissions(base, scale)
         figures.append(_send_notices())
         n = max(1000, int(N_OPEN * scale))
         t = time.perf_counter()

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -52,17 +57,23 @@ def server_env() -> dict[str, str]:
 
 
 def serve(
-    *, workers: int, threads: int, env: dict[str, str] | None = None, command: str = "serve"
+    *,
+    workers: int,
+    threads: int,
+    env: dict[str, str] | None = None,
+    command: str = "serve",
+    module: str = "tongban.cli",
 ) -> tuple[subprocess.Popen, str]:
-    """Start `tongban serve` (or ``command``: serve_gateway) on production-like settings with this run's
-    database (plus ``env``); returns the process and its base URL."""
+    """Start `tongban serve` (or ``command``: serve_gateway; or ``module`` bench.limits.serve with
+    ``command`` granian or gunicorn) on production-like settings with this run's database (plus ``env``);
+    returns the process and its base URL."""
     _collect_static()
     port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "tongban.cli",
+            module,
             command,
             "--bind",
             f"127.0.0.1:{port}",
@@ -86,6 +97,11 @@ def serve(
     raise RuntimeError("the server did not start")
 
 
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
 _static_collected = False
 
 
@@ -99,6 +115,68 @@ def _collect_static() -> None:
             check=True,
         )
         _static_collected = True
+
+
+@dataclass
+class Load:
+    """What a load generator measured: timed requests, their latencies (ms) and the failed statuses."""
+
+    requests: int
+    seconds: float
+    latencies: list[float]
+    failures: list[int]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 0.99)
+
+
+def run_load(
+    base: str,
+    headers: dict[str, str],
+    jobs: list[Any],
+    send: Callable[[KeepAliveClient, Any], tuple[int, bool]],
+    clients: int = 32,
+) -> Load:
+    """``clients`` threads, each on its own kept-alive connection, take the next job and ``send`` it
+    (which returns the status and whether the answer is right) until none is left."""
+    host, port = base.removeprefix("http://").split(":")
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[int] = []
+    cursor = iter(jobs)
+
+    def worker() -> None:
+        conn = KeepAliveClient(host, int(port), headers)
+        while True:
+            with lock:
+                job = next(cursor, None)
+            if job is None:
+                conn.close()
+                return
+            t = time.perf_counter()
+            status, ok = send(conn, job)
+            elapsed = (time.perf_counter() - t) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if not ok:
+                    failures.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Load(len(jobs), time.perf_counter() - started, latencies, failures)
 
 
 def percentile(values: list[float], q: float) -> float:

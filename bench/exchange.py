@@ -16,14 +16,13 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from bench.common import KeepAliveClient, client_token, percentile, serve
+from bench.common import KeepAliveClient, Load, client_token, percentile, run_load, serve
 
 N_CALLS = 12_000
 CLIENTS = 32
@@ -138,57 +137,34 @@ def _beat(seconds: float = 2.0) -> Iterator[None]:
         beat.wait(timeout=10)
 
 
-def _gateway(base: str, token: str, numbers: list[str], scale: float) -> list[tuple[str, str]]:
+def gateway_calls(
+    base: str, token: str, numbers: list[str], scale: float
+) -> tuple[Load, list[tuple[str, str]]]:
+    """Audited reads by key on the gateway at ``base`` (warm-up first); the timed load and the figures,
+    log entries counted after."""
     from tongban.exchange.models import DataAccess, LogEntry
 
     n = max(300, int(N_CALLS * scale))
     rng = random.Random(7)
-    host, port = base.removeprefix("http://").split(":")
     headers = {"Authorization": f"Bearer {token}", "Information-Mediator-Client": "CN/GOV/ljs-wjw/bench"}
-    lock = threading.Lock()
 
-    def run_plan(keys: list[str]) -> tuple[float, list[float], list[int]]:
-        latencies: list[float] = []
-        failures: list[int] = []
-        cursor = iter(keys)
+    def send(conn: KeepAliveClient, key: str) -> tuple[int, bool]:
+        status, body = conn.get(f"/api/exchange/gateway/person-contact/records/{key}?purpose=bench")
+        return status, status == 200 and b'"log_index"' in body
 
-        def worker() -> None:
-            conn = KeepAliveClient(host, int(port), headers)
-            while True:
-                with lock:
-                    key = next(cursor, None)
-                if key is None:
-                    conn.close()
-                    return
-                t = time.perf_counter()
-                status, body = conn.get(f"/api/exchange/gateway/person-contact/records/{key}?purpose=bench")
-                elapsed = (time.perf_counter() - t) * 1000
-                with lock:
-                    latencies.append(elapsed)
-                    if status != 200 or b'"log_index"' not in body:
-                        failures.append(status)
-
-        threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - started, latencies, failures
-
-    run_plan([rng.choice(numbers) for _ in range(WARMUP)])
+    run_load(base, headers, [rng.choice(numbers) for _ in range(WARMUP)], send, CLIENTS)
     before = LogEntry.objects.count()
-    seconds, latencies, failures = run_plan([rng.choice(numbers) for _ in range(n)])
+    timed = run_load(base, headers, [rng.choice(numbers) for _ in range(n)], send, CLIENTS)
     logged = LogEntry.objects.count() - before
     db = connection.vendor
-    return [
+    return timed, [
         (
             f"[{db}] audited gateway calls, {CLIENTS} clients, {n:,} timed",
-            f"{n / seconds:,.0f}/s  p50 {statistics.median(latencies):.1f} ms  p99 {percentile(latencies, 0.99):.1f} ms",
+            f"{timed.rate:,.0f}/s  p50 {timed.p50:.1f} ms  p99 {timed.p99:.1f} ms",
         ),
         (
             f"[{db}] log entries for the timed calls (expected {n:,}), tracker rows, non-200",
-            f"{logged:,} entries, {DataAccess.objects.count():,} tracker rows, {len(failures)} failed",
+            f"{logged:,} entries, {DataAccess.objects.count():,} tracker rows, {len(timed.failures)} failed",
         ),
     ]
 
@@ -436,7 +412,7 @@ def _run(scale: float, only: str) -> list[tuple[str, str]]:
         try:
             token = client_token(None, client, secret, "exchange.read")  # the platform issues it
             with _beat():
-                figures += _gateway(base, token, numbers, scale)
+                figures += gateway_calls(base, token, numbers, scale)[1]
         finally:
             server.terminate()
             server.wait(timeout=10)
