@@ -157,7 +157,7 @@ def test_python_whitespace_is_what_strip_removes():
     assert set(columnar.PY_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
 
-CSV_TEXT = st.text(alphabet=st.sampled_from(list('ab 王,"\n\t') + ["\u3000"]), max_size=6)
+CSV_TEXT = st.text(alphabet=st.sampled_from([*list('ab 王,"\n\t'), "\u3000"]), max_size=6)
 
 
 @settings(max_examples=200, deadline=None)
