@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import secrets
 import statistics
 import time
 import uuid
@@ -43,6 +44,38 @@ def _setup() -> None:
     licence_types()  # as in the demo city: submissions look up the applicant's licences for the materials
 
 
+def _record_consent(department, people) -> None:
+    """Every applicant authorised the department's window system to file for them, as each would on its
+    consent page (OIDC authorization code, scope registration.apply, a client that does not skip the page):
+    the authorisations are written directly, one access token each, valid for the run."""
+    from oauth2_provider.models import AccessToken
+
+    from tongban.identity.services import system_client_create
+
+    sso, _secret = system_client_create(
+        acting_user=None,
+        department=department,
+        name="bench window sign-in",
+        scopes=["openid", "registration.apply"],
+        grant_type="authorization-code",
+        redirect_uris=["https://window.bench.invalid/oidc/callback"],
+    )
+    expires = timezone.now() + dt.timedelta(days=1)
+    AccessToken.objects.bulk_create(
+        [
+            AccessToken(
+                user=person,
+                application=sso.application,
+                token=secrets.token_urlsafe(30),
+                expires=expires,
+                scope="openid registration.apply",
+            )
+            for person in people
+        ],
+        batch_size=2000,
+    )
+
+
 def submissions(base: str, scale: float) -> tuple[Load, list[tuple[str, str]]]:
     """Submissions through the GovStack API of the server at ``base`` (warm-up first, then the timed
     plan with retries); the timed load and the figures, cases counted after."""
@@ -61,6 +94,7 @@ def submissions(base: str, scale: float) -> tuple[Load, list[tuple[str, str]]]:
     )
     token = client_token(base, client, secret, "registration.apply")
     applicants = [str(u) for u in User.objects.filter(account_type="public").values_list("uuid", flat=True)]
+    _record_consent(Department.objects.get(code="ljs-wjw"), User.objects.filter(account_type="public"))
     rng = random.Random(5)
     answers = _answers(item.published_version.form_schema, rng)
     n = max(200, int(N_SUBMISSIONS * scale))
@@ -180,15 +214,21 @@ def _staff_session(username: str) -> str:
 def _send_notices() -> tuple[str, str]:
     from tongban.cases.models import CaseEvent
     from tongban.cases.notify import send_pending_notices
+    from tongban.core.models import OutboxMessage
+    from tongban.core.notify import send_outbox
 
     pending = CaseEvent.objects.filter(notice_pending=True).count()
     started = time.perf_counter()
-    while send_pending_notices():
+    while send_pending_notices():  # each notice becomes an outbox message (core.OutboxMessage) ...
+        pass
+    while send_outbox(limit=500):  # ... which the outbox sends, as beat does every few seconds
         pass
     seconds = time.perf_counter() - started
+    unsent = OutboxMessage.objects.filter(sent_at__isnull=True).count()
     return (
-        f"[{connection.vendor}] notices in the outbox after the run (one per case), then sent",
-        f"{pending:,} pending, sent in {seconds:.1f} s ({pending / seconds:,.0f}/s, SMS outbox file)",
+        f"[{connection.vendor}] notices pending after the run (one per case), moved to the outbox and sent",
+        f"{pending:,} pending, sent in {seconds:.1f} s ({pending / seconds:,.0f}/s, SMS outbox file), "
+        f"{unsent} unsent",
     )
 
 

@@ -1,9 +1,11 @@
 """Telling applicants what happened: pluggable channels (registry pattern, see STYLE.md).
 
-In-app is the case timeline itself (always). SMS goes through tongban.core.notify (outbox in the demo,
-a gateway adapter in production); email through Django's mail backend. Public timeline events are the
-outbox: a background task sends them after the change committed, so a rolled-back transition sends
-nothing and a gateway outage loses nothing. TONGBAN_NOTIFY_CHANNELS selects the channels (default "sms")."""
+In-app is the case timeline itself (always). Public timeline events are marked ``notice_pending`` in the
+change that made them (one column on a row written anyway: the submission path pays nothing more). A
+background task turns each pending notice into messages of the staff outbox (``core.OutboxMessage``, one per
+channel) and clears the mark in the same transaction, so a rolled-back transition sends nothing; the outbox
+sends them after the commit and retries, with back-off, while the SMS gateway or mail server fails, so an
+outage delays a notice and never loses it. TONGBAN_NOTIFY_CHANNELS selects the channels (default "sms")."""
 
 from __future__ import annotations
 
@@ -12,19 +14,21 @@ import os
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from tongban.core.notify import send_sms
+from tongban.core.models import OutboxMessage
+from tongban.core.notify import queue_messages
 
 log = logging.getLogger(__name__)
-Channel = Callable[[str, str, str], None]  # (phone or email, case number, message)
-registry: dict[str, Callable[..., None]] = {}
+# A channel turns (case, message) into one outbox message, {"channel", "to", "text", "subject"}, or None
+# when the applicant cannot be reached that way. It never sends anything itself.
+Channel = Callable[..., dict[str, str] | None]
+registry: dict[str, Channel] = {}
 
 
-def register(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def decorator(func: Callable[..., None]) -> Callable[..., None]:
+def register(name: str) -> Callable[[Channel], Channel]:
+    def decorator(func: Channel) -> Channel:
         registry[name] = func
         return func
 
@@ -32,16 +36,20 @@ def register(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 
 
 @register("sms")
-def _sms(case, message: str) -> None:
+def _sms(case, message: str) -> dict[str, str] | None:
     phone = case.applicant.phone
-    if phone:
-        send_sms(phone=phone, text=_("【通办】您的办件%(n)s：%(m)s") % {"n": case.number, "m": message})
+    if not phone:
+        return None
+    text = _("【通办】您的办件%(n)s：%(m)s") % {"n": case.number, "m": message}
+    return {"channel": OutboxMessage.SMS, "to": phone, "text": text}
 
 
 @register("email")
-def _email(case, message: str) -> None:
-    if case.applicant.email:
-        send_mail(_("办件进度 %(n)s") % {"n": case.number}, message, None, [case.applicant.email])
+def _email(case, message: str) -> dict[str, str] | None:
+    if not case.applicant.email:
+        return None
+    subject = _("办件进度 %(n)s") % {"n": case.number}
+    return {"channel": OutboxMessage.EMAIL, "to": case.applicant.email, "text": message, "subject": subject}
 
 
 def channels() -> list[str]:
@@ -50,34 +58,36 @@ def channels() -> list[str]:
 
 
 def notify_on_commit() -> None:
-    """Public case events are their own outbox (``notice_pending``), written with the change: nothing is
-    lost when a broker or gateway is down, and a request never waits for one. Celery beat sends the
-    pending notices every few seconds; where Celery is eager (the demo, the tests) they go after commit."""
+    """Public case events are marked pending with the change: nothing is lost when a broker or gateway is
+    down, and a request never waits for one. Celery beat moves the pending notices to the outbox every few
+    seconds; where Celery is eager (the demo, the tests) they go after commit."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         transaction.on_commit(send_pending_notices)
 
 
 def send_pending_notices(limit: int = 500) -> int:
-    """Send the pending notices, oldest first (at least once: a crash after sending and before the commit
-    sends again). Concurrent senders skip each other's rows on PostgreSQL."""
+    """Move the pending notices, oldest first, to the outbox (one message per channel that reaches the
+    applicant) and clear their mark, in one transaction; returns how many notices were moved. Sending,
+    and retrying, is the outbox's (``core.notify.send_outbox``). Concurrent movers skip each other's rows
+    on PostgreSQL."""
     from .models import CaseEvent
 
+    names = channels()
     with transaction.atomic():
         pending = (
             CaseEvent.objects.filter(notice_pending=True).select_related("case__applicant").order_by("id")
         )
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True, of=("self",))
-        events = list(pending[:limit])
-        for event in events:
-            notify(event.case, event.message)
-        CaseEvent.objects.filter(pk__in=[e.pk for e in events]).update(notice_pending=False)
-    return len(events)
-
-
-def notify(case, message: str) -> None:
-    for name in channels():
-        try:
-            registry[name](case, message)
-        except Exception:  # a channel failing must not break the others
-            log.exception("notification channel %s failed for case %s", name, case.number)
+        messages, moved = [], []
+        for event in pending[:limit]:
+            try:
+                built = [registry[name](event.case, event.message) for name in names]
+            except Exception:  # a broken channel plugin: this notice stays pending (logged), the rest go
+                log.exception("notice for case event %s could not be built; it stays pending", event.pk)
+                continue
+            messages += [m for m in built if m is not None]
+            moved.append(event.pk)
+        queue_messages(messages)
+        CaseEvent.objects.filter(pk__in=moved).update(notice_pending=False)
+    return len(moved)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,9 +24,10 @@ from tongban.core import fastinsert, statements, workdays
 from tongban.core.conditions import evaluate
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
-from tongban.identity.models import Department, Organisation, StaffRole, User
+from tongban.identity.constants import StaffRoleName
+from tongban.identity.models import Department, Organisation, StaffRole, SystemClient, User
 from tongban.identity.permissions import Perm
-from tongban.identity.selectors import can_act_for, staff_has_perm
+from tongban.identity.selectors import can_act_for, client_has_consent, staff_has_perm
 
 from .constants import (
     BATCH_ACTIONS,
@@ -45,6 +46,8 @@ from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, CaseEvent, CaseNumberCounter, CaseTask, today
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# What a person grants a system that files applications for them (the OIDC consent page names it).
+CONSENT_SCOPE = "registration.apply"
 
 
 class CaseError(Exception):
@@ -203,14 +206,25 @@ def case_submit(
     organisation: Organisation | None = None,
     uploads: Mapping[str, Any] | None = None,
     documents: Sequence[Any] = (),
+    client: SystemClient | None = None,
     request: HttpRequest | None = None,
 ) -> Case:
     """Submit an application for a published item or bundle (uploads keyed by material code). The same idempotency key from the same applicant
-    returns the case already created (double click, retry after a timeout, two tabs)."""
+    returns the case already created (double click, retry after a timeout, two tabs).
+
+    ``client``: another system files for the applicant (GovStack API). It needs the applicant's live
+    authorisation for CONSENT_SCOPE (for an organisation: the authorisation of its legal representative or
+    valid agent, who is then the applicant), and files only into its own department's items. Refusals are
+    audited."""
     if not applicant.is_public:
         raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
     if organisation is not None and not can_act_for(applicant, organisation):
+        if client is not None:
+            _client_refused(client, request, "case_submit", "no_delegation", applicant=applicant)
         raise CaseError(_("您不是该组织的法定代表人或有效经办人。"), code="forbidden")
+    if client is not None and not client_has_consent(user=applicant, client=client, scope=CONSENT_SCOPE):
+        _client_refused(client, request, "case_submit", "no_consent", applicant=applicant)
+        raise CaseError(_no_consent(), code="forbidden")
     key = (idempotency_key or "")[:64]
     # A repeated key is found by the unique constraint, not looked up first: the lookup would cost every
     # submission a query, and a retry is rare. A retry that fails validation (the item was withdrawn since,
@@ -218,6 +232,8 @@ def case_submit(
     try:
         with transaction.atomic(durable=True):
             if life_event is not None:
+                if client is not None:  # a bundle spans departments: filed by the person only
+                    raise CaseError(_other_department(), code="forbidden")
                 return _submit_bundle(
                     applicant, life_event, answers, key, organisation, request, uploads or {}, documents
                 )
@@ -232,12 +248,47 @@ def case_submit(
                 request,
                 uploads=uploads or {},
                 documents=documents,
+                client=client,
             )
-    except (IntegrityError, CaseError):
+    except (IntegrityError, CaseError) as exc:
         existing = _submitted_before(applicant, key)
         if existing is None:
+            if client is not None and isinstance(exc, CaseError) and exc.code == "forbidden":
+                _client_refused(client, request, "case_submit", "other_department", applicant=applicant)
             raise
         return existing
+
+
+def _no_consent() -> str:
+    return _("申请人尚未授权本系统代为办理，请申请人登录后授权“代申请人提交办件和材料”。")
+
+
+def _other_department() -> str:
+    return _("本系统只能向所属部门的事项提交申请。")
+
+
+def _client_refused(
+    client: SystemClient,
+    request: HttpRequest | None,
+    action: str,
+    reason: str,
+    *,
+    applicant: User | None = None,
+    target: Any = None,
+    **extra: Any,
+) -> None:
+    """The trace of a system's refused attempt (written outside the rolled-back transaction)."""
+    if applicant is not None:
+        extra["applicant"] = str(applicant.uuid)
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        request=request,
+        actor_label=client.application.client_id,
+        department=client.department,
+        outcome=AuditOutcome.FAILURE,
+        target=target,
+        extra_data={"action": action, "reason": reason, "client": client.application.client_id, **extra},
+    )
 
 
 def _submitted_before(applicant: User, key: str) -> Case | None:
@@ -359,8 +410,11 @@ def _submit_item(
     parent: Case | None = None,
     uploads=None,
     documents=(),
+    client: SystemClient | None = None,
 ) -> Case:
     version = _locked_published(item)
+    if client is not None and version.item.department_id != client.department_id:
+        raise CaseError(_other_department(), code="forbidden")
     _check_applicant_type(version, organisation)
     # Verified data wins over whatever the browser sent for prefilled fields.
     data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
@@ -686,6 +740,25 @@ def can_act_on(user: User, task: CaseTask) -> bool:
     return StaffRole.objects.filter(user=user, department_id=task.department_id, role=task.role).exists()
 
 
+def _client_operator_problem(client: SystemClient, operator: User, task: CaseTask) -> str:
+    """Why ``operator`` may not act on ``task`` for ``client`` ("" when they may): a system acts only in the
+    name of an active staff member of its own department holding the task's role there. A platform
+    administrator's account gets no exception here: the system vouches only for its own department."""
+    if task.department_id != client.department_id:
+        return "other_department"
+    if not (operator.is_active and operator.is_civil_servant):
+        return "not_staff"
+    if not StaffRole.objects.filter(
+        user=operator, department_id=client.department_id, role=task.role
+    ).exists():
+        return "no_role"
+    return ""
+
+
+def _claimed_by_other(task: CaseTask, actor: User) -> bool:
+    return bool(task.claimed_by_id) and task.claimed_by_id != actor.pk
+
+
 def task_act(
     *,
     actor: User,
@@ -694,11 +767,31 @@ def task_act(
     reason: str = "",
     correction_items: list[str] | None = None,
     expected_version: int | None = None,
+    client: SystemClient | None = None,
     request: HttpRequest | None = None,
 ) -> Case:
     """Complete (or pause, for a correction request) one open task. ``expected_version`` is the task's
-    lock_version the officer saw; if someone acted first, CaseConflict, and nothing changes."""
-    if not can_act_on(actor, task):
+    lock_version the officer saw; if someone acted first, CaseConflict, and nothing changes. A task a
+    colleague claimed is theirs alone. ``client``: another system acts in ``actor``'s name (GovStack API),
+    who must be an active staff member of the system's department holding the task's role."""
+    problem = _client_operator_problem(client, actor, task) if client is not None else ""
+    if problem:
+        _client_refused(
+            client,
+            request,
+            "task_act",
+            problem,
+            target=task.case,
+            task=task.step_key,
+            task_action=action,
+            operator=str(actor.uuid),
+        )
+        raise CaseError(
+            _("办理人须是本部门在职且持有“%(r)s”角色的工作人员。")
+            % {"r": dict(StaffRoleName.choices).get(task.role, task.role)},
+            code="forbidden",
+        )
+    if client is None and not can_act_on(actor, task):
         audit_record(
             event_type=AuditEventType.PERMISSION_DENIED,
             acting_user=actor,
@@ -712,6 +805,23 @@ def task_act(
             _("您在“%(d)s”没有“%(r)s”的办理权限。") % {"d": task.department.name, "r": task.name},
             code="forbidden",
         )
+    if _claimed_by_other(task, actor):
+        audit_record(
+            event_type=AuditEventType.PERMISSION_DENIED,
+            acting_user=actor if client is None else None,
+            actor_label=client.application.client_id if client is not None else "",
+            request=request,
+            department=task.department,
+            outcome=AuditOutcome.FAILURE,
+            target=task.case,
+            extra_data={
+                "action": action,
+                "task": task.step_key,
+                "reason": "claimed_by_other",
+                "operator": str(actor.uuid),
+            },
+        )
+        raise CaseError(_("该环节已由 %(n)s 认领。") % {"n": task.claimed_by}, code="forbidden")
     allowed = STEP_ACTIONS.get(task.kind, ())
     if action not in allowed or (action == Action.CORRECTION and task.kind not in ("accept", "review")):
         raise CaseError(_("该环节不能执行此操作。"), code="invalid_action")
@@ -726,13 +836,18 @@ def task_act(
     with transaction.atomic(durable=True):
         version = task.lock_version if expected_version is None else expected_version
         new_status = TaskStatus.PAUSED if action == Action.CORRECTION else TaskStatus.DONE
-        claimed = CaseTask.objects.filter(pk=task.pk, lock_version=version, status=TaskStatus.OPEN).update(
-            status=new_status,
-            lock_version=F("lock_version") + 1,
-            completed_by=actor,
-            completed_at=timezone.now(),
-            action=action,
-            reason=reason,
+        # The claim is checked again in the update: one taken since the check above refuses this action.
+        claimed = (
+            CaseTask.objects.filter(pk=task.pk, lock_version=version, status=TaskStatus.OPEN)
+            .filter(Q(claimed_by__isnull=True) | Q(claimed_by=actor))
+            .update(
+                status=new_status,
+                lock_version=F("lock_version") + 1,
+                completed_by=actor,
+                completed_at=timezone.now(),
+                action=action,
+                reason=reason,
+            )
         )
         if not claimed:
             raise CaseConflict()
@@ -774,9 +889,6 @@ def tasks_act_batch(
     done: list[Case] = []
     refused: list[tuple[CaseTask, str]] = []
     for task, expected in tasks:
-        if task.claimed_by_id and task.claimed_by_id != actor.pk:
-            refused.append((task, _("已由 %(n)s 认领。") % {"n": task.claimed_by}))
-            continue
         try:
             done.append(
                 task_act(actor=actor, task=task, action=action, expected_version=expected, request=request)
@@ -784,6 +896,98 @@ def tasks_act_batch(
         except CaseError as exc:
             refused.append((task, exc.message))
     return done, refused
+
+
+def _staff_refused(actor: User, request: HttpRequest | None, action: str, case: Case, **extra: Any) -> None:
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        acting_user=actor,
+        request=request,
+        department=case.department,
+        outcome=AuditOutcome.FAILURE,
+        target=case,
+        extra_data={"action": action, **extra},
+    )
+
+
+def task_claim(*, actor: User, task: CaseTask, request: HttpRequest | None = None) -> CaseTask:
+    """The staff member takes an open task of their role: colleagues see who has it, and only they act on
+    it until they release it. Claiming one's own task again changes nothing."""
+    if not can_act_on(actor, task):
+        _staff_refused(actor, request, "task_claim", task.case, task=task.step_key)
+        raise CaseError(_("您没有该环节的办理权限。"), code="forbidden")
+    with transaction.atomic(durable=True):
+        taken = (
+            CaseTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN)
+            .filter(Q(claimed_by__isnull=True) | Q(claimed_by=actor))
+            .update(claimed_by=actor)
+        )
+        if not taken:
+            raise CaseError(_("该环节已被认领或已办理。"), code="conflict")
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=actor,
+            request=request,
+            target=task.case,
+            department=task.department,
+            extra_data={"task": task.step_key, "action": "claim"},
+        )
+    task.claimed_by = actor
+    return task
+
+
+def task_release(*, actor: User, task: CaseTask, request: HttpRequest | None = None) -> CaseTask:
+    """The staff member who claimed a task gives it back to the department's queue."""
+    if not can_act_on(actor, task):
+        _staff_refused(actor, request, "task_release", task.case, task=task.step_key)
+        raise CaseError(_("您没有该环节的办理权限。"), code="forbidden")
+    with transaction.atomic(durable=True):
+        if not CaseTask.objects.filter(pk=task.pk, claimed_by=actor).update(claimed_by=None):
+            raise CaseError(_("该环节不是由您认领的。"), code="conflict")
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=actor,
+            request=request,
+            target=task.case,
+            department=task.department,
+            extra_data={"task": task.step_key, "action": "release"},
+        )
+    task.claimed_by = None
+    return task
+
+
+def case_comment_add(*, actor: User, case: Case, text: str, request: HttpRequest | None = None) -> CaseEvent:
+    """An internal note on the case's timeline (never shown to the applicant), by staff of a department
+    on the case, in that department's name."""
+    from .selectors import staff_can_see, staff_departments
+
+    if not (actor.is_active and actor.is_civil_servant and staff_can_see(actor, case)):
+        _staff_refused(actor, request, "case_comment_add", case)
+        raise CaseError(_("您没有该办件的查看权限。"), code="forbidden")
+    text = (text or "").strip()
+    if not text:
+        raise CaseError(_("请填写留言内容。"), problems={"text": _("请填写留言内容。")})
+    mine = staff_departments(actor)
+    on_case = [case.department_id, *case.tasks.order_by("id").values_list("department_id", flat=True)]
+    department_id = next((d for d in on_case if d in mine), None)  # None: a platform administrator
+    with transaction.atomic(durable=True):
+        event = CaseEvent.objects.create(
+            case=case,
+            kind=EventKind.COMMENT,
+            public=False,
+            message=text[:300],
+            actor=actor,
+            department_id=department_id,
+        )
+        audit_record(
+            event_type=AuditEventType.CASE_ACTION,
+            acting_user=actor,
+            request=request,
+            target=case,
+            department=event.department,
+            extra_data={"action": "comment", "event": event.pk},
+        )
+    return event
 
 
 def _apply(case: Case, task: CaseTask, action: str, reason: str, items: list[str], actor: User) -> None:
@@ -930,10 +1134,19 @@ def case_correct(
     case: Case,
     answers: Mapping[str, Any],
     uploads: Mapping[str, Any] | None = None,
+    client: SystemClient | None = None,
     request: HttpRequest | None = None,
 ) -> Case:
     """The applicant sends everything asked for; the paused step reopens and the clock resumes, with the
-    working days spent waiting added to the deadlines."""
+    working days spent waiting added to the deadlines. ``client``: another system sends it for the
+    applicant, with their live authorisation (as for case_submit), for a case of its own department."""
+    if client is not None:
+        if case.department_id != client.department_id:
+            _client_refused(client, request, "case_correct", "other_department", target=case)
+            raise CaseError(_("这不是本部门的办件。"), code="forbidden")
+        if not client_has_consent(user=applicant, client=client, scope=CONSENT_SCOPE):
+            _client_refused(client, request, "case_correct", "no_consent", applicant=applicant, target=case)
+            raise CaseError(_no_consent(), code="forbidden")
     with transaction.atomic(durable=True):
         case = Case.objects.select_for_update(of=("self",)).select_related("item_version").get(pk=case.pk)
         if case.applicant_id != applicant.pk:

@@ -28,7 +28,6 @@ from .constants import (
     WITHDRAWABLE_STATUSES,
     Action,
     CaseStatus,
-    EventKind,
     TaskStatus,
 )
 from .forms import answers_from_post, fields
@@ -401,10 +400,7 @@ def staff_document(request: HttpRequest, number: str, document: str) -> FileResp
 @require_POST
 def staff_task_act(request: HttpRequest, number: str, task_id: int) -> HttpResponse:
     case = _staff_case(request, number)
-    task = get_object_or_404(CaseTask, pk=task_id, case=case)
-    if task.claimed_by_id and task.claimed_by_id != request.user.pk:
-        messages.error(request, _("该环节已由 %(n)s 认领。") % {"n": task.claimed_by})
-        return redirect("cases:staff_case", number=number)
+    task = get_object_or_404(CaseTask.objects.select_related("claimed_by"), pk=task_id, case=case)
     try:
         expected = int(request.POST.get("lock_version", ""))
     except ValueError:
@@ -470,17 +466,15 @@ def staff_task_claim(request: HttpRequest, number: str, task_id: int) -> HttpRes
     case = _staff_case(request, number)
     task = get_object_or_404(CaseTask, pk=task_id, case=case)
     release = request.POST.get("release") == "1"
-    if not services.can_act_on(request.user, task):
-        messages.error(request, _("您没有该环节的办理权限。"))
-    elif release:
-        CaseTask.objects.filter(pk=task.pk, claimed_by=request.user).update(claimed_by=None)
-        messages.success(request, _("已释放，其他同事可以办理。"))
-    elif CaseTask.objects.filter(pk=task.pk, claimed_by__isnull=True, status=TaskStatus.OPEN).update(
-        claimed_by=request.user
-    ):
-        messages.success(request, _("已认领。"))
+    try:
+        if release:
+            services.task_release(actor=request.user, task=task, request=request)
+        else:
+            services.task_claim(actor=request.user, task=task, request=request)
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
     else:
-        messages.error(request, _("该环节已被认领或已办理。"))
+        messages.success(request, _("已释放，其他同事可以办理。") if release else _("已认领。"))
     return redirect("cases:staff_case", number=number)
 
 
@@ -488,17 +482,13 @@ def staff_task_claim(request: HttpRequest, number: str, task_id: int) -> HttpRes
 @require_POST
 def staff_comment(request: HttpRequest, number: str) -> HttpResponse:
     case = _staff_case(request, number)
-    text = request.POST.get("text", "").strip()[:300]
-    if text:
-        department = next(iter(request.user.staff_roles.select_related("department")), None)
-        CaseEvent.objects.create(
-            case=case,
-            kind=EventKind.COMMENT,
-            public=False,
-            message=text,
-            actor=request.user,
-            department=department.department if department else None,
+    try:
+        services.case_comment_add(
+            actor=request.user, case=case, text=request.POST.get("text", ""), request=request
         )
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+    else:
         messages.success(request, _("已留言。"))
     return redirect("cases:staff_case", number=number)
 

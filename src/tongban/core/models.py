@@ -95,9 +95,9 @@ class CalendarDay(models.Model):
 
 
 class OutboxMessage(models.Model):
-    """An SMS or email to staff, written in the transaction that decided to send it and sent after it
-    commits by a background task (``core.notify.send_outbox``): a rolled-back change sends nothing, and a
-    gateway that is down delays the message instead of losing it."""
+    """An SMS or email (to staff, or a case notice to an applicant), written in the transaction that decided
+    to send it and sent after it commits by a background task (``core.notify.send_outbox``): a rolled-back
+    change sends nothing, and a gateway that is down delays the message instead of losing it."""
 
     SMS = "sms"
     EMAIL = "email"

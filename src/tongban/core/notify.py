@@ -3,8 +3,9 @@
 SMS: the demo and tests write messages to a file outbox (and a log line); a production deployment points
 TONGBAN_SMS_BACKEND at its SMS gateway adapter. Issue-level notification channels build on this.
 
-Messages to staff (share-request reminders and escalations) are rows of ``OutboxMessage`` written with the
-change that caused them and sent by ``send_outbox`` after the commit, retried while the gateway fails."""
+Messages to staff (share-request reminders and escalations) and case notices to applicants are rows of
+``OutboxMessage`` written with the change that caused them and sent by ``send_outbox`` after the commit,
+retried while the gateway fails."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -61,6 +63,23 @@ def queue_message(*, channel: str, to: str, text: str, subject: str = "") -> Non
     OutboxMessage.objects.create(channel=channel, recipient=to, subject=subject[:200], text=text)
     if settings.CELERY_TASK_ALWAYS_EAGER:
         transaction.on_commit(send_outbox)
+
+
+def queue_messages(messages: Sequence[Mapping[str, str]]) -> int:
+    """``queue_message`` for many messages in one INSERT: each a mapping of ``channel``, ``to``, ``text``
+    and optionally ``subject``. Returns how many were queued."""
+    from .models import OutboxMessage
+
+    rows = [
+        OutboxMessage(
+            channel=m["channel"], recipient=m["to"], subject=m.get("subject", "")[:200], text=m["text"]
+        )
+        for m in messages
+    ]
+    OutboxMessage.objects.bulk_create(rows, batch_size=1000)
+    if rows and settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(send_outbox)
+    return len(rows)
 
 
 def send_outbox(limit: int = 200) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from oauth2_provider.models import AccessToken, refresh_token_expire_timedelta
 
-from .constants import StaffRoleName
-from .models import Department, Organisation, OrganisationAgent, StaffRole, User
+from .constants import AccountType, StaffRoleName
+from .models import Department, Organisation, OrganisationAgent, StaffRole, SystemClient, User
 from .permissions import ROLE_PERMISSIONS, Perm
 
 
@@ -102,3 +105,57 @@ def audit_events_visible_in(events: QuerySet, departments: QuerySet[Department])
     (their logins, failures and lockouts carry no department)."""
     staff_ids = StaffRole.objects.filter(department__in=departments).values("user_id")
     return events.filter(Q(department__in=departments) | Q(actor_id__in=staff_ids))
+
+
+# ---- a person's consent to a system acting for them ----------------------------------------------------
+
+
+def _live_authorisations(client: SystemClient, scope: str) -> QuerySet[AccessToken]:
+    """People's OpenID Connect authorisations, still live, of a system of ``client``'s department for a
+    scope: an access token issued to a person through the consent page (never a trusted client that
+    skips it) that has not expired, or whose refresh token is neither revoked nor past its lifetime.
+    Revoking the token (``/o/revoke_token/``) or letting it lapse withdraws the consent."""
+    now = timezone.now()
+    refresh_life = refresh_token_expire_timedelta() or dt.timedelta(0)
+    return AccessToken.objects.filter(
+        Q(expires__gt=now)
+        | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True, expires__gt=now - refresh_life),
+        user__isnull=False,
+        user__is_active=True,
+        user__account_type=AccountType.PUBLIC,
+        application__skip_authorization=False,
+        application__system_client__department_id=client.department_id,
+        scope__contains=scope,
+    )
+
+
+def _has_scope(token_scope: str, scope: str) -> bool:
+    return scope in token_scope.split()
+
+
+def client_has_consent(*, user: User, client: SystemClient, scope: str) -> bool:
+    """The person behind ``user`` authorised ``client``'s department's systems for ``scope`` (see
+    _live_authorisations): what a system needs before it files or corrects an application for them."""
+    scopes = _live_authorisations(client, scope).filter(user=user).values_list("scope", flat=True)
+    return any(_has_scope(s, scope) for s in scopes)
+
+
+def client_consent_for_organisation(
+    *, organisation: Organisation, client: SystemClient, scope: str
+) -> User | None:
+    """Who authorised ``client``'s department's systems for ``scope`` on behalf of ``organisation``: the
+    account of its legal representative or of a valid agent (the delegations the platform knows) with a
+    live authorisation, the most recent first; None when nobody did."""
+    today = timezone.localdate()
+    agents = (
+        OrganisationAgent.objects.filter(organisation=organisation, revoked_at__isnull=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .values("person_id")
+    )
+    tokens = (
+        _live_authorisations(client, scope)
+        .filter(Q(user__person_id=organisation.legal_representative_id) | Q(user__person_id__in=agents))
+        .select_related("user__person")
+        .order_by("-created", "-id")
+    )
+    return next((t.user for t in tokens if _has_scope(t.scope, scope)), None)

@@ -103,3 +103,65 @@ def layout(name="平面图.pdf", content=None):
     from tongban.cases.demo import DEMO_PDF
 
     return {"layout": SimpleUploadedFile(name, DEMO_PDF if content is None else content)}
+
+
+SSO_REDIRECT = "https://window.example.gov.cn/oidc/callback"
+
+
+def consent(user, department, *, scopes=("openid", "registration.apply"), trusted=False):
+    """The person signs in to one of ``department``'s systems (OIDC authorization code with PKCE) and agrees
+    on the consent page: the authorisation a system needs before it files for them. Returns the token
+    response (access and refresh token)."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlparse
+
+    from django.test import Client
+
+    from tongban.identity.services import system_client_create
+
+    client, secret = system_client_create(
+        acting_user=None,
+        department=department,
+        name="窗口系统单点登录",
+        scopes=list(scopes),
+        grant_type="authorization-code",
+        redirect_uris=[SSO_REDIRECT],
+        trusted=trusted,
+    )
+    browser = Client()
+    browser.force_login(user)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": client.application.client_id,
+        "redirect_uri": SSO_REDIRECT,
+        "scope": " ".join(scopes),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "s1",
+    }
+    page = browser.get("/o/authorize/", query)
+    if trusted:  # no consent page
+        redirect = page
+    else:
+        assert page.status_code == 200, page.content
+        fields = {k: v for k, v in page.context["form"].initial.items() if v is not None}
+        redirect = browser.post("/o/authorize/", {**fields, "allow": "Authorize"})
+    assert redirect.status_code == 302, redirect.content
+    code = parse_qs(urlparse(redirect["Location"]).query)["code"][0]
+    response = Client().post(
+        "/o/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": SSO_REDIRECT,
+            "client_id": client.application.client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
+    assert response.status_code == 200, response.content
+    return {**response.json(), "client_id": client.application.client_id, "client_secret": secret}

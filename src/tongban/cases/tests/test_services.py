@@ -364,7 +364,117 @@ def test_notices_are_an_outbox_sent_by_the_background_task(city, settings):
     )
     assert len(notify.outbox) == sent  # the request did not wait for the SMS gateway
     assert CaseEvent.objects.filter(case=case, notice_pending=True).count() == 1
-    assert send_pending_notices() == 1
-    assert case.number in notify.outbox[-1]["text"]
-    assert send_pending_notices() == 0  # sent once
+    assert send_pending_notices() == 1  # moved to the outbox
+    assert send_pending_notices() == 0  # once
     assert not CaseEvent.objects.filter(notice_pending=True).exists()
+    assert notify.send_outbox() == 1
+    assert case.number in notify.outbox[-1]["text"] and notify.outbox[-1]["to"] == city["citizen"].phone
+
+
+class DownGateway:
+    """An SMS gateway adapter whose gateway is unreachable (TONGBAN_SMS_BACKEND)."""
+
+    def send(self, phone: str, text: str) -> None:
+        raise ConnectionError("gateway unreachable")
+
+
+def test_an_sms_outage_delays_case_notices_without_losing_them(city, settings, monkeypatch):
+    """The attack on availability: notices were marked sent although the channel raised."""
+    from django.utils import timezone
+
+    from tongban.cases.notify import send_pending_notices
+    from tongban.core.models import OutboxMessage
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setenv("TONGBAN_SMS_BACKEND", f"{__name__}.DownGateway")
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    assert send_pending_notices() == 1
+    assert notify.send_outbox() == 0  # the gateway is down
+    waiting = OutboxMessage.objects.get(sent_at__isnull=True)
+    assert waiting.recipient == city["citizen"].phone and case.number in waiting.text
+    assert waiting.attempts == 1 and "gateway unreachable" in waiting.last_error
+
+    monkeypatch.delenv("TONGBAN_SMS_BACKEND")  # the gateway is back; the retry is due
+    OutboxMessage.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
+    assert notify.send_outbox() == 1
+    assert [m["text"] for m in notify.outbox if m["to"] == city["citizen"].phone] == [waiting.text]
+
+
+def test_email_notices_go_through_the_outbox_too(city, settings, monkeypatch):
+    from django.core import mail
+
+    from tongban.cases.notify import send_pending_notices
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setenv("TONGBAN_NOTIFY_CHANNELS", "sms,email")
+    city["citizen"].email = "citizen@example.cn"
+    city["citizen"].save(update_fields=["email"])
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    assert send_pending_notices() == 1 and notify.send_outbox() == 2
+    assert [(m.subject, m.to) for m in mail.outbox] == [(f"办件进度 {case.number}", ["citizen@example.cn"])]
+
+
+def test_a_claimed_task_is_the_claimers_alone(city):
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    clerk = staff(city, "ljs-scjgj", ROLE.INTAKE_CLERK)
+    colleague = StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)], display_name="同科室同事")
+    services.task_claim(actor=clerk, task=task)
+    audit = AuditEvent.objects.get(event_type=AuditEventType.CASE_ACTION, extra_data__action="claim")
+    assert audit.actor == clerk and audit.target_id == str(case.pk)
+    task = CaseTask.objects.select_related("claimed_by").get(pk=task.pk)
+    with pytest.raises(CaseError) as err:
+        services.task_act(actor=colleague, task=task, action=Action.ACCEPT)
+    assert err.value.message == f"该环节已由 {clerk} 认领。" and err.value.code == "forbidden"
+    refused = AuditEvent.objects.get(event_type=AuditEventType.PERMISSION_DENIED)
+    assert refused.actor == colleague and refused.extra_data["reason"] == "claimed_by_other"
+    with pytest.raises(CaseError) as err:
+        services.task_claim(actor=colleague, task=task)
+    assert err.value.message == "该环节已被认领或已办理。"
+    with pytest.raises(CaseError) as err:
+        services.task_release(actor=colleague, task=task)
+    assert err.value.message == "该环节不是由您认领的。"
+    outsider = staff(city, "ljs-wjw", ROLE.INTAKE_CLERK)
+    with pytest.raises(CaseError) as err:
+        services.task_claim(actor=outsider, task=task)
+    assert err.value.message == "您没有该环节的办理权限。"
+    assert AuditEvent.objects.filter(
+        event_type=AuditEventType.PERMISSION_DENIED, actor=outsider, extra_data__action="task_claim"
+    ).exists()
+
+    # A claim taken between the officer's page and the action refuses the action (checked in the update).
+    stale = CaseTask.objects.get(pk=task.pk)
+    services.task_release(actor=clerk, task=stale)
+    assert AuditEvent.objects.filter(extra_data__action="release", actor=clerk).exists()
+    before = CaseTask.objects.get(pk=task.pk)
+    services.task_claim(actor=clerk, task=before)
+    with pytest.raises(CaseConflict):
+        services.task_act(actor=colleague, task=stale, action=Action.ACCEPT)
+    assert services.task_act(actor=clerk, task=before, action=Action.ACCEPT).status == CaseStatus.IN_PROGRESS
+
+
+def test_comments_are_a_service_with_an_audit_record(city):
+    case = services.case_submit(
+        applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
+    )
+    firefighter = staff(city, "ljs-xfzd", ROLE.REVIEWER)
+    event = services.case_comment_add(actor=firefighter, case=case, text="  后厨需要看现场  ")
+    assert event.message == "后厨需要看现场" and not event.public and event.department == city["fire"]
+    audit = AuditEvent.objects.get(event_type=AuditEventType.CASE_ACTION, extra_data__action="comment")
+    assert audit.actor == firefighter and audit.department_id == city["fire"].pk
+    outsider = staff(city, "ljs-wjw", ROLE.REVIEWER)
+    with pytest.raises(CaseError) as err:
+        services.case_comment_add(actor=outsider, case=case, text="越权留言")
+    assert err.value.message == "您没有该办件的查看权限。" and err.value.code == "forbidden"
+    assert AuditEvent.objects.filter(
+        event_type=AuditEventType.PERMISSION_DENIED, actor=outsider, extra_data__action="case_comment_add"
+    ).exists()
+    with pytest.raises(CaseError):
+        services.case_comment_add(actor=city["citizen"], case=case, text="申请人不能写内部留言")
+    assert not case.events.filter(message__in=["越权留言", "申请人不能写内部留言"]).exists()

@@ -266,3 +266,36 @@ def test_batch_accept_checks_each_task(city):
         "/staff/cases/batch/", {"queue": "refuse", "task": [f"{tasks[0].pk}:1"]}, follow=True
     )
     assert "请先勾选要办理的办件" in refused.content.decode()
+
+
+def test_a_colleague_cannot_act_on_or_take_a_claimed_step(city):
+    from tongban.identity.tests.factories import StaffFactory
+
+    submit(citizen_client(city), city)
+    case = Case.objects.get()
+    task = CaseTask.objects.get(case=case, step_key="accept")
+    clerk = staff_client(city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)])
+    assert (
+        "已认领"
+        in clerk.post(f"/staff/cases/{case.number}/tasks/{task.pk}/claim/", follow=True).content.decode()
+    )
+    colleague = staff_client(StaffFactory(roles=[(city["market"], ROLE.INTAKE_CLERK)], totp=True))
+    taken = colleague.post(f"/staff/cases/{case.number}/tasks/{task.pk}/claim/", follow=True)
+    assert taken.status_code == 200 and "该环节已被认领或已办理。" in taken.content.decode()
+    acted = colleague.post(
+        f"/staff/cases/{case.number}/tasks/{task.pk}/act/",
+        {"action": "accept", "lock_version": "0"},
+        follow=True,
+    )
+    name = city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)].display_name
+    assert acted.status_code == 200 and f"该环节已由 {name} 认领。" in acted.content.decode()
+    released = colleague.post(
+        f"/staff/cases/{case.number}/tasks/{task.pk}/claim/", {"release": "1"}, follow=True
+    )
+    assert "该环节不是由您认领的。" in released.content.decode()
+    assert CaseTask.objects.get(pk=task.pk).status == "open"
+    empty = colleague.post(f"/staff/cases/{case.number}/comment/", {"text": "  "}, follow=True)
+    assert "请填写留言内容。" in empty.content.decode()
+    assert AuditEvent.objects.filter(
+        event_type=AuditEventType.CASE_ACTION, extra_data__action="claim", actor__display_name=name
+    ).exists()
