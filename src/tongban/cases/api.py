@@ -33,7 +33,7 @@ from tongban.identity.constants import StaffRoleName
 from tongban.identity.models import Organisation, Person, SystemClient, User
 from tongban.identity.selectors import client_consent_for_organisation
 
-from . import services
+from . import selectors, services
 from .constants import FINAL_STATUSES, Action, CaseStatus, Outcome, TaskStatus
 from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, CaseTask
@@ -490,11 +490,13 @@ def get_task(request: HttpRequest, taskId: str) -> dict[str, Any]:
     client = _client(request)
     task = _task_by_id(client, taskId)
     _audit(request, "read_task", target=task.case)
+    # As on the staff workbench: only intake, which verifies the applicant, sees full ID numbers and phones.
+    answers = selectors.answers_for_step(task.case, full=task.kind == "accept")
     return {
         **_task(task),
         "taskName": task.name,
         "formVariables": {"actions": {"value": list(services.STEP_ACTIONS[task.kind])}},
-        "data": {k: {"value": v} for k, v in task.case.answers.items()},
+        "data": {k: {"value": v} for k, v in answers.items()},
     }
 
 

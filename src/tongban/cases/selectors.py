@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
-from tongban.core import workdays
+from tongban.core import codes, workdays
 from tongban.identity.models import StaffRole, User
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import staff_has_perm
@@ -87,3 +89,21 @@ def visible_departments(user: User):
     if staff_has_perm(user, Perm.PLATFORM_MANAGE, None):
         return Department.objects.all()
     return Department.objects.filter(pk__in=list(staff_departments(user)))
+
+
+def answers_for_step(case: Case, *, full: bool) -> dict[str, Any]:
+    """The answers as staff (or their department's system) see them on a step: identity numbers and phones
+    masked unless the step needs them (intake verifies the applicant's identity: ``full``)."""
+    properties = case.item_version.form_schema.get("properties", {}) if case.item_version else {}
+    if full:
+        return dict(case.answers)
+    shown: dict[str, Any] = {}
+    for name, value in case.answers.items():
+        source = properties.get(name, {}).get("x-prefill", "")
+        if source.endswith("id_number") or name.endswith("id_number"):
+            shown[name] = codes.mask_id_number(str(value))
+        elif source.endswith("phone") or name.endswith("phone"):
+            shown[name] = codes.mask_phone(str(value))
+        else:
+            shown[name] = value
+    return shown

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 
 from tongban.catalog import selectors as catalog_selectors
 from tongban.catalog import services as catalog_services
-from tongban.core import codes
 from tongban.core.constants import AuditEventType
 from tongban.core.services import audit_record, client_ip
 from tongban.core.throttle import throttle_hit
@@ -340,16 +339,13 @@ def _staff_case(request: HttpRequest, number: str) -> Case:
 def _masked_answers(case: Case, full: bool) -> list[tuple[str, str]]:
     """Applicant data for staff: identity numbers and phones masked unless the step needs them (intake)."""
     properties = case.item_version.form_schema.get("properties", {}) if case.item_version else {}
-    rows = []
-    for name, value in case.answers.items():
-        text = "、".join(value) if isinstance(value, list) else str(value)
-        source = properties.get(name, {}).get("x-prefill", "")
-        if not full and (source.endswith("id_number") or name.endswith("id_number")):
-            text = codes.mask_id_number(text)
-        elif not full and (source.endswith("phone") or name.endswith("phone")):
-            text = codes.mask_phone(text)
-        rows.append((properties.get(name, {}).get("title", name), text))
-    return rows
+    return [
+        (
+            properties.get(name, {}).get("title", name),
+            "、".join(value) if isinstance(value, list) else str(value),
+        )
+        for name, value in selectors.answers_for_step(case, full=full).items()
+    ]
 
 
 @staff_required(Perm.CASE_VIEW)

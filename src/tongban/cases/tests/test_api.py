@@ -393,3 +393,18 @@ def test_a_task_is_completed_only_in_the_name_of_an_active_entitled_operator_who
     assert refusals("accept").get().extra_data["reason"] == "claimed_by_other"
     assert complete(market_client, task.uuid, colleague).status_code == 200
     assert Case.objects.get().status == CaseStatus.IN_PROGRESS
+
+
+def test_a_task_shows_identity_numbers_only_to_intake(city, market_client):
+    submit(city, market_client)
+    case = Case.objects.get()
+    number = city["citizen"].person.id_number
+    intake = case.tasks.get(step_key="accept")
+    detail = Client().get(f"/api/registration/tasks/{intake.uuid}", **market_client).json()
+    assert number in json.dumps(detail)
+    services.task_act(actor=city["staff"][("ljs-scjgj", ROLE.INTAKE_CLERK)], task=intake, action="accept")
+    fire = token(city["fire"], "registration.tasks")
+    review = case.tasks.get(department=city["fire"])
+    detail = Client().get(f"/api/registration/tasks/{review.uuid}", **fire).json()
+    assert number not in json.dumps(detail, ensure_ascii=False)
+    assert city["citizen"].person.masked_id_number in json.dumps(detail, ensure_ascii=False)
