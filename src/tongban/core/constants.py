@@ -35,6 +35,9 @@ class AuditEventType(models.TextChoices):
     LICENCE_SHARED = "licence_shared", _("分享电子证照")
     DATA_SHARING = "data_sharing", _("数据共享")
     REGISTRY_READ = "registry_read", _("查阅基础库")
+    REGISTRY_CHANGED = "registry_changed", _("基础库变更")
+    REGISTRY_LOADED = "registry_loaded", _("基础库批量导入")
+    QUALITY_ISSUE_HANDLED = "quality_issue_handled", _("处理数据质量问题")
 
 
 class AuditOutcome(models.TextChoices):

@@ -14,18 +14,15 @@ from typing import Any
 
 from django.core.paginator import EmptyPage, Paginator
 from django.db import transaction
-from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from tongban.core.constants import AuditEventType
-from tongban.core.services import audit_record
 from tongban.identity.api import ClientScope, govstack_client
 from tongban.identity.models import SystemClient
 
-from . import access
+from . import access, services
 from .models import Registry, RegistryKind, RegistryRead
 
 router = Router(tags=["GovStack Digital Registries BB"])
@@ -79,11 +76,6 @@ def _shown(registry: Registry, record: Any, view: access.View | None) -> dict[st
 
 def _narrowed(queryset: Any, view: access.View | None) -> Any:
     return queryset if view is None else view.narrow(queryset)
-
-
-def _require_owner(request: HttpRequest, registry: Registry) -> None:
-    if not _owner(request, registry):
-        raise HttpError(403, "only the owning department's systems write to this registry")
 
 
 def _log(
@@ -153,21 +145,15 @@ def _log(
     response["Tongban-Receipt"] = auditlog.receipt_path(index)
 
 
-def _audit(request: HttpRequest, registry: Registry, action: str, **extra: Any) -> None:
-    audit_record(
-        event_type=AuditEventType.GOVSTACK_CALL,
-        request=request,
-        actor_label=request.auth.application.client_id,
-        department=request.auth.department,
-        extra_data={"action": action, "registry": registry.code, **extra},
-    )
-
-
 def _handle(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except access.AccessError as exc:
         raise HttpError(exc.status, exc.message) from None
+
+
+def _source(request: HttpRequest) -> str:
+    return f"DR API {request.mediator_client}"
 
 
 class Content(Schema):
@@ -252,10 +238,15 @@ def list_records(
 @router.post(_paths("create")[0], auth=WRITE, summary="create")
 def create(request: HttpRequest, registryName: str, versionNumber: str, payload: WriteBody) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
-    _require_owner(request, registry)
-    source = f"DR API {request.mediator_client}"
-    record = _handle(lambda: access.create(registry, payload.write.content, source=source))
-    _audit(request, registry, "create")
+    record = _handle(
+        lambda: services.record_create(
+            client=request.auth,
+            registry=registry,
+            content=payload.write.content,
+            source=_source(request),
+            request=request,
+        )
+    )
     return {"content": access.as_dict(registry, record, full=True)}
 
 
@@ -313,20 +304,19 @@ def _update(
     request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody, many: bool
 ) -> Any:
     registry = _registry(request, registryName, versionNumber)
-    _require_owner(request, registry)
     if payload.query is None:
         raise HttpError(400, "query is required")
-    records = _handle(lambda: access.matching(registry, payload.query.content))
-    if not many and records.count() > 1:
-        raise HttpError(400, "the query matches more than one record; use updateEntries")
-    count = _handle(
-        lambda: access.update(
-            registry, records, payload.write.content, source=f"DR API {request.mediator_client}"
+    _handle(
+        lambda: services.record_update(
+            client=request.auth,
+            registry=registry,
+            query=payload.query.content,
+            content=payload.write.content,
+            source=_source(request),
+            many=many,
+            request=request,
         )
     )
-    if count == 0:
-        raise HttpError(404, "no record found")
-    _audit(request, registry, "update_entries" if many else "update", count=count)
     return HttpResponse(status=200)
 
 
@@ -359,33 +349,28 @@ def update_or_create(
     request: HttpRequest, registryName: str, versionNumber: str, payload: QueryWriteBody
 ) -> dict[str, Any]:
     registry = _registry(request, registryName, versionNumber)
-    _require_owner(request, registry)
-    source = f"DR API {request.mediator_client}"
     query = (
         payload.query.content
         if payload.query
         else {registry.key_field: payload.write.content.get(registry.key_field)}
     )
-    records = _handle(lambda: access.matching(registry, query))
-    if records.exists():
-        if records.count() > 1:
-            raise HttpError(400, "the query matches more than one record")
-        _handle(lambda: access.update(registry, records, payload.write.content, source=source))
-        record = records.first()
-        _audit(request, registry, "update")
-    else:
-        record = _handle(lambda: access.create(registry, {**query, **payload.write.content}, source=source))
-        _audit(request, registry, "create")
+    record, _created = _handle(
+        lambda: services.record_update_or_create(
+            client=request.auth,
+            registry=registry,
+            query=query,
+            content=payload.write.content,
+            source=_source(request),
+            request=request,
+        )
+    )
     return {"content": access.as_dict(registry, record, full=True)}
 
 
 @router.delete("/data/{registryName}/{versionNumber}/{ID}/delete", auth=WRITE, summary="delete")
 def delete(request: HttpRequest, registryName: str, versionNumber: str, ID: str) -> HttpResponse:
     registry = _registry(request, registryName, versionNumber)
-    _require_owner(request, registry)
-    if not access.delete(registry, ID):
-        raise HttpError(404, "no record found")
-    _audit(request, registry, "delete", key=ID[:60])
+    _handle(lambda: services.record_delete(client=request.auth, registry=registry, key=ID, request=request))
     return HttpResponse(status=204)
 
 
@@ -507,39 +492,22 @@ def databases(request: HttpRequest) -> list[dict[str, Any]]:
 def database_modify(request: HttpRequest) -> dict[str, Any]:
     import json
 
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
     govstack_client(request)
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
         raise HttpError(400, "body is not JSON") from None
-    code, schema = str(body.get("code") or "").strip(), body.get("schema") or {}
-    if not code or not isinstance(schema, dict):
-        raise HttpError(400, "code and schema are required")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise HttpError(400, f"not a valid JSON Schema: {exc.message}") from None
-    key = schema.get("x-key") or (schema.get("required") or [None])[0]
-    if not key or key not in schema.get("properties", {}):
-        raise HttpError(400, "the schema needs a key field: x-key, or the first required property")
-    registry = Registry.objects.filter(code=code).first()
-    if registry is not None and (registry.kind != RegistryKind.CUSTOM or not _owner(request, registry)):
-        raise HttpError(403, "only the owning department changes this registry's schema")
-    if registry is None:
-        registry = Registry(
-            code=code[:60], kind=RegistryKind.CUSTOM, owner=request.auth.department, version="1.0"
+    if not isinstance(body, dict):
+        raise HttpError(400, "body must be a JSON object")
+    registry = _handle(
+        lambda: services.registry_define(
+            client=request.auth,
+            code=str(body.get("code") or ""),
+            schema=body.get("schema") or {},
+            catalog_name=str(body.get("catalogName") or ""),
+            request=request,
         )
-    else:
-        major, _dot, minor = registry.version.partition(".")
-        registry.version = f"{major}.{int(minor or 0) + 1}"
-    registry.name = str(schema.get("title") or body.get("catalogName") or code)[:100]
-    registry.schema, registry.key_field = schema, key
-    registry.description = str(schema.get("description") or "")
-    registry.save()
-    _audit(request, registry, "database_modify", version=registry.version)
+    )
     return _database(registry)
 
 
@@ -558,14 +526,5 @@ def database_delete(request: HttpRequest, id: int) -> str:
     registry = Registry.objects.filter(pk=id).first()
     if registry is None:
         raise HttpError(404, "unknown database")
-    if registry.kind != RegistryKind.CUSTOM or not _owner(request, registry):
-        raise HttpError(403, "only the owning department deletes its own operator-defined registry")
-    try:
-        with transaction.atomic():
-            registry.delete()
-    except ProtectedError:
-        raise HttpError(
-            409, "the registry is published in the resource catalogue: withdraw its resources first"
-        ) from None
-    _audit(request, registry, "database_delete")
+    _handle(lambda: services.registry_delete(client=request.auth, registry=registry, request=request))
     return "Success"

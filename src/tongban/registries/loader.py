@@ -263,6 +263,26 @@ class LoadReport:
         return self.job.rejected
 
 
+def job_create(
+    registry: Registry,
+    *,
+    source: str,
+    mapping: Mapping[str, str] | None = None,
+    batch_size: int = 50_000,
+    acting_user: Any = None,
+) -> LoadJob:
+    """A new load job, not yet run (``resume`` runs it)."""
+    if registry.kind not in FIELDS:
+        raise ValueError(_("自定义库请通过接口逐条写入。"))
+    return LoadJob.objects.create(
+        registry=registry,
+        source=source[:200],
+        mapping=dict(mapping or {}),
+        batch_size=batch_size,
+        started_by=acting_user,
+    )
+
+
 def load(
     registry: Registry,
     rows: Iterable[Mapping[str, Any]],
@@ -272,16 +292,8 @@ def load(
     batch_size: int = 50_000,
     acting_user: Any = None,
 ) -> LoadReport:
-    """Start a load job and run it to the end."""
-    if registry.kind not in FIELDS:
-        raise ValueError(_("自定义库请通过接口逐条写入。"))
-    job = LoadJob.objects.create(
-        registry=registry,
-        source=source[:200],
-        mapping=dict(mapping or {}),
-        batch_size=batch_size,
-        started_by=acting_user,
-    )
+    """Start a load job and run it to the end (no audit record: ``services.registry_load`` writes one)."""
+    job = job_create(registry, source=source, mapping=mapping, batch_size=batch_size, acting_user=acting_user)
     return resume(job, rows)
 
 
@@ -300,10 +312,18 @@ def _parse_batch(kind: str, mapping: Mapping[str, str], frame: Any) -> tuple[Any
     )
 
 
-def resume(job: LoadJob, rows: Iterable[Mapping[str, Any]], *, workers: int | None = None) -> LoadReport:
+def resume(
+    job: LoadJob,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    workers: int | None = None,
+    finished: Callable[[LoadJob], None] | None = None,
+) -> LoadReport:
     """Run (or continue) a job over the same rows: batches already applied are skipped, not re-applied.
     The next batch is validated in a thread while the database takes the current one (Polars works
-    outside the GIL), so both cores work; ``workers=0`` validates each batch in turn."""
+    outside the GIL), so both cores work; ``workers=0`` validates each batch in turn. ``finished(job)``
+    runs in the transaction that marks the job done (an audit record commits with the job's end; an
+    interrupted load never calls it)."""
     from . import columnar
 
     kind = job.registry.kind
@@ -340,9 +360,12 @@ def resume(job: LoadJob, rows: Iterable[Mapping[str, Any]], *, workers: int | No
         for frame in batches:
             _apply_batch(job, kind, number, *_parse_batch(kind, job.mapping, frame))
             number += 1
-    job.status = LoadJob.DONE
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "finished_at"])
+    with transaction.atomic():
+        job.status = LoadJob.DONE
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "finished_at"])
+        if finished is not None:
+            finished(job)
     return LoadReport(job)
 
 

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .access import AccessError
 from .loader import FIELDS
 from .models import (
     LegalEntityRecord,
@@ -37,8 +38,8 @@ ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 
-class RuleError(ValueError):
-    pass
+class RuleError(AccessError):
+    """A rule that cannot be compiled (400 where it reaches a caller)."""
 
 
 def _pg() -> bool:
@@ -242,18 +243,6 @@ def recheck_record(registry: Registry, key: str) -> int:
             rule__registry=registry, record_key=key, status=QualityIssue.OPEN
         ).select_related("rule__registry")
     )
-
-
-def explain(issue: QualityIssue, *, user: Any, reason: str) -> QualityIssue:
-    """The department keeps the value and says why (e.g. a historic record); it no longer counts against it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise RuleError(_("请填写不予纠正的理由。"))
-    QualityIssue.objects.filter(pk=issue.pk).update(
-        status=QualityIssue.EXPLAINED, explanation=reason[:300], handled_by=user
-    )
-    issue.refresh_from_db()
-    return issue
 
 
 def department_scores() -> list[tuple[Any, float]]:

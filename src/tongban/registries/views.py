@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -14,8 +16,8 @@ from tongban.identity.permissions import Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
 from tongban.identity.views import staff_required
 
-from . import quality
-from .models import QualityIssue, QualityRule, QualityRun, Registry
+from . import quality, services
+from .models import QualityIssue, QualityRun, Registry
 
 
 @staff_required(Perm.DATA_VIEW)
@@ -32,10 +34,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "registries/dashboard.html",
         {"registries": registries, "departments": quality.department_scores()},
     )
-
-
-def _editable(request: HttpRequest, rule: QualityRule) -> bool:
-    return staff_has_perm(request.user, Perm.DATA_MANAGE, rule.registry.owner)
 
 
 @staff_required(Perm.DATA_VIEW)
@@ -56,20 +54,31 @@ def ledger(request: HttpRequest) -> HttpResponse:
 @require_POST
 def issue_action(request: HttpRequest, issue_id: int) -> HttpResponse:
     issue = get_object_or_404(QualityIssue.objects.select_related("rule__registry__owner"), pk=issue_id)
-    if not _editable(request, issue.rule):
-        raise Http404
-    if request.POST.get("action") == "explain":
-        try:
-            quality.explain(issue, user=request.user, reason=request.POST.get("reason", ""))
-        except quality.RuleError as exc:
-            messages.error(request, str(exc))
-        else:
+    try:
+        if request.POST.get("action") == "explain":
+            services.quality_issue_explain(
+                acting_user=request.user, issue=issue, reason=request.POST.get("reason", ""), request=request
+            )
             messages.success(request, _("已记录说明，该问题不再计入扣分。"))
-    elif quality.recheck(issue):
-        messages.success(request, _("复核通过，问题已关闭。"))
-    else:
-        messages.error(request, _("复核未通过：记录仍不符合规则，请先在源系统或基础库中纠正。"))
-    return redirect(request.POST.get("next") or "registries:ledger")
+        elif services.quality_issue_recheck(acting_user=request.user, issue=issue, request=request):
+            messages.success(request, _("复核通过，问题已关闭。"))
+        else:
+            messages.error(request, _("复核未通过：记录仍不符合规则，请先在源系统或基础库中纠正。"))
+    except services.AccessError as exc:
+        if exc.status == 403:  # another department's issue: as if it did not exist (the refusal is audited)
+            raise Http404 from None
+        messages.error(request, exc.message)
+    return redirect(_next(request))
+
+
+def _next(request: HttpRequest) -> str:
+    """Back to the page the form came from, if it is one of ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("registries:ledger")
 
 
 MAX_UPLOAD = 200 * 1024 * 1024  # larger loads go through `tongban registry_load`
@@ -101,17 +110,22 @@ def load_page(request: HttpRequest) -> HttpResponse:
             except (ValueError, UnicodeDecodeError, KeyError) as exc:
                 messages.error(request, _("无法读取文件：%(e)s") % {"e": exc})
             else:
-                source = request.POST.get("source", "").strip() or upload.name
-                job = loader.load(
-                    registry,
-                    rows,
-                    source=source,
-                    mapping={k.strip(): v.strip() for k, v in mapping.items()},
-                    acting_user=request.user,
-                ).job
-                messages.success(
-                    request, _("已导入 %(a)d 行，拒收 %(r)d 行。") % {"a": job.accepted, "r": job.rejected}
-                )
+                try:
+                    job = services.registry_load(
+                        acting_user=request.user,
+                        registry=registry,
+                        rows=rows,
+                        source=request.POST.get("source", "").strip() or upload.name,
+                        mapping={k.strip(): v.strip() for k, v in mapping.items()},
+                        request=request,
+                    ).job
+                except services.AccessError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(
+                        request,
+                        _("已导入 %(a)d 行，拒收 %(r)d 行。") % {"a": job.accepted, "r": job.rejected},
+                    )
     fields = {r.pk: [f.name for f in loader.FIELDS[r.kind]] for r in owned}
     return render(request, "registries/load.html", {"registries": owned, "job": job, "fields": fields})
 

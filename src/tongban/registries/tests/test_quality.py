@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from tongban.core import codes
-from tongban.identity.tests.factories import DepartmentFactory, UserFactory
-from tongban.registries import access, quality
+from tongban.identity.tests.factories import ROLE, DepartmentFactory, StaffFactory
+from tongban.registries import access, quality, services
+from tongban.registries.access import AccessError
 from tongban.registries.models import (
     LegalEntityRecord,
     PersonRecord,
@@ -159,9 +160,10 @@ def test_correction_loop(registries):
     assert issue.status == QualityIssue.RESOLVED
     # Another is kept with a reason: explained, no longer counted.
     kept = QualityIssue.objects.get(rule__code="marital-code", record_key=pid(10))
-    with pytest.raises(quality.RuleError):
-        quality.explain(kept, user=UserFactory(), reason=" ")
-    quality.explain(kept, user=UserFactory(), reason="历史档案原样保存")
+    officer = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)])
+    with pytest.raises(AccessError):
+        services.quality_issue_explain(acting_user=officer, issue=kept, reason=" ")
+    services.quality_issue_explain(acting_user=officer, issue=kept, reason="历史档案原样保存")
     second = quality.run_checks(population)
     assert second.results["marital-code"]["failed"] == 0 and second.results["name-present"]["failed"] == 0
     kept.refresh_from_db()

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=50_000)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tongban.registries import loader
+        from tongban.registries import loader, services
         from tongban.registries.models import Registry
 
         registry = Registry.objects.filter(code=options["registry"]).first()
@@ -42,7 +42,17 @@ class Command(BaseCommand):
             source = options["source"] or path.name
         else:
             raise CommandError("give a FILE or --database-url with --table")
-        report = loader.load(registry, rows, source=source, mapping=mapping, batch_size=options["batch_size"])
+        try:
+            report = services.registry_load(
+                acting_user=None,  # the operator at the command line
+                registry=registry,
+                rows=rows,
+                source=source,
+                mapping=mapping,
+                batch_size=options["batch_size"],
+            )
+        except services.AccessError as exc:
+            raise CommandError(exc.message) from None
         self.stdout.write(f"{report.accepted:,} accepted, {report.rejected:,} rejected (job {report.job.pk})")
         for line, reason in report.job.rejections[:20]:
             self.stdout.write(f"  line {line}: {reason}")
