@@ -586,15 +586,23 @@ def _instant_decision(
 
 def _issue_result(case: Case) -> None:
     """An approved case whose item produces a licence gets it now, signed with the department's seal. A
-    licence that cannot be issued (bad face data, say) does not undo the decision: staff are told."""
+    licence that cannot be issued (bad face data, say, or a department without the authority to issue that
+    type, which is also audited) does not undo the decision: staff are told."""
     if case.outcome != Outcome.APPROVED:
         return
-    from tongban.licences.services import LicenceError, issue_for_case
+    from tongban.licences.services import (
+        IssuerNotAuthorised,
+        LicenceError,
+        issue_for_case,
+        licence_issue_refusal_record,
+    )
 
     try:
         with transaction.atomic():
             licence = issue_for_case(case)
     except LicenceError as exc:
+        if isinstance(exc, IssuerNotAuthorised):  # recorded after the savepoint's rollback, so it stays
+            licence_issue_refusal_record(exc, acting_user=None, action="issue_for_case", case=case.number)
         _event(case, EventKind.COMMENT, _("电子证照未能自动签发：%(e)s") % {"e": exc.message}, public=False)
         return
     if licence is not None:

@@ -33,6 +33,8 @@ class AuditEventType(models.TextChoices):
     LICENCE_ISSUED = "licence_issued", _("签发电子证照")
     LICENCE_CHANGED = "licence_changed", _("电子证照状态变更")
     LICENCE_SHARED = "licence_shared", _("分享电子证照")
+    LICENCE_SHARE_REVOKED = "licence_share_revoked", _("撤回电子证照分享")
+    LICENCE_TYPE_CHANGED = "licence_type_changed", _("证照类型变更")
     DATA_SHARING = "data_sharing", _("数据共享")
     REGISTRY_READ = "registry_read", _("查阅基础库")
     REGISTRY_CHANGED = "registry_changed", _("基础库变更")

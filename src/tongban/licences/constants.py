@@ -29,6 +29,7 @@ class Verdict(models.TextChoices):
     SUSPENDED = "suspended", _("已暂停")
     SUPERSEDED = "superseded", _("已被新版本替代")
     UNKNOWN_ISSUER = "unknown_issuer", _("签发机构或印章未知")
+    NOT_AUTHORISED = "not_authorised", _("颁发机构无权签发此类证照")
     KEY_REVOKED = "key_revoked", _("印章密钥已吊销")
     KEY_NOT_VALID = "key_not_valid", _("签章时印章密钥不在有效期内")
     BAD_IDENTIFIER = "bad_identifier", _("证照标识无效")

@@ -86,7 +86,8 @@ TYPES: list[tuple[str, str, str, int | None, tuple[tuple[str, str], ...]]] = [
 
 
 def licence_types() -> list[LicenceType]:
-    """Create or update the demo licence types; the issuer is the city's department of that sector."""
+    """Create or update the demo licence types; the issuer, the only department that may issue the type,
+    is the city's department of that sector."""
     created = []
     for name, suffix, holder, years, fields in TYPES:
         issuer = Department.objects.filter(code=f"ljs-{suffix}").first()
@@ -101,6 +102,8 @@ def licence_types() -> list[LicenceType]:
                 "display_fields": [f for f, _t in fields],
             },
         )
+        if issuer is not None:
+            licence_type.issuers.add(issuer)  # the department with the authority to issue this type
         created.append(licence_type)
     return created
 

@@ -25,6 +25,15 @@ class LicenceType(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The departments with the authority to issue this type (颁发机构); the default issuer is always one.
+    # Issuance, renewal and change by any other department are refused, and a licence whose seal belongs
+    # to another department does not verify.
+    issuers = models.ManyToManyField(
+        "identity.Department",
+        verbose_name=_("有权颁发的机构"),
+        blank=True,
+        related_name="issuable_licence_types",
+    )
     holder_code_type = models.CharField(_("持证主体代码类型"), max_length=12, choices=HolderCodeType.choices)
     validity_years = models.PositiveSmallIntegerField(_("有效期（年）"), null=True, blank=True)
     face_schema = models.JSONField(_("照面信息结构"), default=dict, help_text=_("JSON Schema"))
@@ -41,6 +50,13 @@ class LicenceType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def issuer_ids(self) -> set[int]:
+        """The departments that may issue this type: ``issuers`` and the default issuer."""
+        ids = set(self.issuers.values_list("pk", flat=True))
+        if self.issuer_id is not None:
+            ids.add(self.issuer_id)
+        return ids
 
 
 class SealKey(models.Model):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
 from tongban.core import codes, statements
-from tongban.core.constants import AuditEventType
+from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, User
 from tongban.identity.permissions import Perm
@@ -39,6 +39,97 @@ class LicenceError(Exception):
         super().__init__(message)
         self.message = message
         self.problems = problems or {}
+
+
+class IssuerNotAuthorised(LicenceError):
+    """The department has no authority to issue licences of this type (it is not one of its issuers)."""
+
+    def __init__(self, licence_type: LicenceType, issuer: Department, allowed: list[Department]) -> None:
+        if allowed:
+            message = _("%(d)s无权签发“%(t)s”：该类证照由%(a)s颁发。") % {
+                "d": issuer.name,
+                "t": licence_type.name,
+                "a": "、".join(d.name for d in allowed),
+            }
+        else:
+            message = _("“%(t)s”尚未指定颁发机构，%(d)s不能签发。") % {
+                "d": issuer.name,
+                "t": licence_type.name,
+            }
+        super().__init__(message, problems={"issuer": message})
+        self.licence_type = licence_type
+        self.issuer = issuer
+
+
+# ---- licence types and their issuers -------------------------------------------------------------------
+
+
+def licence_type_issuers(licence_type: LicenceType) -> list[Department]:
+    """The departments that may issue this type: its ``issuers`` and its default issuer."""
+    return list(
+        Department.objects.filter(Q(pk=licence_type.issuer_id) | Q(issuable_licence_types=licence_type))
+        .distinct()
+        .order_by("code")
+    )
+
+
+def _check_issuer(licence_type: LicenceType, issuer: Department) -> None:
+    if issuer.pk not in licence_type.issuer_ids():
+        raise IssuerNotAuthorised(licence_type, issuer, licence_type_issuers(licence_type))
+
+
+def licence_issue_refusal_record(
+    exc: IssuerNotAuthorised,
+    *,
+    acting_user: User | None,
+    action: str,
+    request: HttpRequest | None = None,
+    **extra: Any,
+) -> None:
+    """The trace of a refused issuance, renewal or change; call it after the rollback so that it stays."""
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        acting_user=acting_user,
+        request=request,
+        department=exc.issuer,
+        target=exc.licence_type,
+        outcome=AuditOutcome.FAILURE,
+        extra_data={
+            "action": action,
+            "reason": "not_licence_issuer",
+            "licence_type": exc.licence_type.code,
+            "issuer": exc.issuer.code,
+            **extra,
+        },
+    )
+
+
+def licence_type_set_issuers(
+    *,
+    acting_user: User | None,
+    licence_type: LicenceType,
+    departments: list[Department],
+    request: HttpRequest | None = None,
+) -> list[Department]:
+    """Name the departments that may issue this type (the default issuer always may). Licences already
+    issued by a department taken off the list stop verifying and are no longer reused as materials."""
+    if acting_user is not None:
+        require_perm(
+            acting_user, Perm.PLATFORM_MANAGE, None, request=request, action="licence_type_set_issuers"
+        )
+    with transaction.atomic(durable=True):
+        licence_type = LicenceType.objects.select_for_update().get(pk=licence_type.pk)
+        before = sorted(licence_type.issuers.values_list("code", flat=True))
+        licence_type.issuers.set(departments)
+        after = sorted(d.code for d in departments)
+        audit_record(
+            event_type=AuditEventType.LICENCE_TYPE_CHANGED,
+            acting_user=acting_user,
+            request=request,
+            target=licence_type,
+            extra_data={"action": "set_issuers", "code": licence_type.code, "before": before, "after": after},
+        )
+    return licence_type_issuers(licence_type)
 
 
 # ---- seal keys -----------------------------------------------------------------------------------------
@@ -150,7 +241,10 @@ def _signing_key(department: Department, algorithm: str | None = None) -> SealKe
     if algorithm:
         keys = keys.filter(algorithm=algorithm)
     key = keys.order_by("-valid_from", "-id").first()
-    return key or _new_key(department, algorithm or Algorithm.SM2)
+    if key is None:
+        key = _new_key(department, algorithm or Algorithm.SM2)
+        _audit_key(None, key, "create_on_first_use", None)
+    return key
 
 
 # ---- issuance ------------------------------------------------------------------------------------------
@@ -232,7 +326,9 @@ def _issue(
     previous: Licence | None = None,
     case: Any = None,
 ) -> Licence:
-    """Issue inside the caller's transaction (a case closing, or the services below)."""
+    """Issue inside the caller's transaction (a case closing, or the services below). Every issuance,
+    renewal and change comes here, so here the issuer's authority over the type is checked."""
+    _check_issuer(licence_type, issuer)
     holder_code = _check_holder(licence_type.holder_code_type, holder_code)
     _check_face(licence_type, face)
     if not issuer.uscc:
@@ -290,22 +386,28 @@ def licence_issue(
         raise LicenceError(_("请指定颁发机构。"))
     if acting_user is not None:
         require_perm(acting_user, Perm.LICENCE_ISSUE, issuer, request=request, action="licence_issue")
-    with transaction.atomic(durable=True):
-        licence = _issue(
-            licence_type=licence_type,
-            issuer=issuer,
-            holder_name=holder_name,
-            holder_code=holder_code,
-            face=face,
-            valid_from=valid_from,
-        )
-        _audit_licence(acting_user, licence, AuditEventType.LICENCE_ISSUED, "issue", request)
+    try:
+        with transaction.atomic(durable=True):
+            licence = _issue(
+                licence_type=licence_type,
+                issuer=issuer,
+                holder_name=holder_name,
+                holder_code=holder_code,
+                face=face,
+                valid_from=valid_from,
+            )
+            _audit_licence(acting_user, licence, AuditEventType.LICENCE_ISSUED, "issue", request)
+    except IssuerNotAuthorised as exc:
+        licence_issue_refusal_record(exc, acting_user=acting_user, action="licence_issue", request=request)
+        raise
     return licence
 
 
 def issue_for_case(case: Any) -> Licence | None:
     """Called by the case engine, in its transaction, when a case closes approved: the item's result
-    licence, for the applicant (or the organisation applied for), with the case's answers as face data."""
+    licence, for the applicant (or the organisation applied for), with the case's answers as face data.
+    Raises IssuerNotAuthorised when the case's department may not issue the type: the caller records it
+    with ``licence_issue_refusal_record`` once its savepoint is rolled back."""
     version = case.item_version
     code = version.result_licence_type if version else ""
     licence_type = LicenceType.objects.filter(code=code).first() if code else None
@@ -349,6 +451,27 @@ def licence_change(
         )
     if not (reason or "").strip():
         raise LicenceError(_("请填写变更或延续的理由。"), problems={"reason": _("请填写理由。")})
+    try:
+        return _licence_change(acting_user, licence, face, renew, reason, request)
+    except IssuerNotAuthorised as exc:
+        licence_issue_refusal_record(
+            exc,
+            acting_user=acting_user,
+            action="renew" if renew else "change",
+            request=request,
+            licence=licence.identifier,
+        )
+        raise
+
+
+def _licence_change(
+    acting_user: User | None,
+    licence: Licence,
+    face: Mapping[str, Any] | None,
+    renew: bool,
+    reason: str,
+    request: HttpRequest | None,
+) -> Licence:
     with transaction.atomic(durable=True):
         current = (
             Licence.objects.select_for_update()
@@ -456,7 +579,24 @@ def key_directory(*, with_statuses: bool = False) -> KeyDirectory:
             "identifier", "status", "status_reason"
         ):
             statuses[identifier] = [status, reason]
-    return KeyDirectory(keys=keys, exported_at=timezone.now().isoformat(), statuses=statuses)
+    return KeyDirectory(
+        keys=keys,
+        exported_at=timezone.now().isoformat(),
+        statuses=statuses,
+        type_issuers=type_issuer_codes(),
+    )
+
+
+def type_issuer_codes() -> dict[str, list[str]]:
+    """Licence type code -> the codes of the departments that may issue it (the key directory's
+    ``licence_type_issuers``: a verifier refuses a licence sealed by any other department)."""
+    found: dict[str, set[str]] = {}
+    for code, default in LicenceType.objects.values_list("code", "issuer__code"):
+        found[code] = {default} if default else set()
+    through = LicenceType.issuers.through
+    for code, department in through.objects.values_list("licencetype__code", "department__code"):
+        found.setdefault(code, set()).add(department)
+    return {code: sorted(departments) for code, departments in sorted(found.items())}
 
 
 def _registry_status(identifier: str) -> tuple[str, str] | None:
@@ -553,10 +693,24 @@ def share_create(
     return share
 
 
-def share_revoke(*, holder: User, share: LicenceShare) -> None:
-    LicenceShare.objects.filter(pk=share.pk, created_by=holder, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+def share_revoke(*, holder: User, share: LicenceShare, request: HttpRequest | None = None) -> bool:
+    """The holder withdraws a share: its link stops working at once. False when it was already withdrawn
+    (nothing changes and nothing is recorded)."""
+    if share.created_by_id != holder.pk:
+        raise LicenceError(_("只能撤回自己创建的分享。"))
+    with transaction.atomic(durable=True):
+        revoked = LicenceShare.objects.filter(pk=share.pk, created_by=holder, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit_record(
+                event_type=AuditEventType.LICENCE_SHARE_REVOKED,
+                acting_user=holder,
+                request=request,
+                target=share.licence,
+                extra_data={"share": share.pk, "recipient": share.recipient},
+            )
+    return bool(revoked)
 
 
 def share_open(token: str, *, viewer: str = "") -> LicenceShare:
@@ -605,13 +759,20 @@ def held_licences(holder_codes: list[str], type_codes: set[str]) -> dict[str, in
         return {}
     types = sorted(type_codes)
     valid_to = statements.column(Licence, "valid_to")
+    issuer = statements.column(Licence, "issuer")
+    through = LicenceType.issuers.through
+    authorised = (  # the licence's issuer may issue the type: the default issuer or one of the issuers
+        f"AND (l.{issuer} = t.{statements.column(LicenceType, 'issuer')} OR EXISTS (SELECT 1 FROM "  # noqa: S608
+        f"{statements.table(through)} i WHERE i.{statements.column(through, 'licencetype')} = t.id "
+        f"AND i.{statements.column(through, 'department')} = l.{issuer})) "
+    )
     sql = (
         f"SELECT t.code, l.id, l.{statements.column(Licence, 'holder_code')} "  # noqa: S608
         f"FROM {statements.table(Licence)} l JOIN {statements.table(LicenceType)} t "
         f"ON t.id = l.{statements.column(Licence, 'licence_type')} "
         f"WHERE l.{statements.column(Licence, 'holder_code')} IN ({statements.placeholders(holder_codes)}) "
         f"AND t.code IN ({statements.placeholders(types)}) AND l.{statements.column(Licence, 'status')} = %s "
-        f"AND (l.{valid_to} IS NULL OR l.{valid_to} >= %s) "
+        f"AND (l.{valid_to} IS NULL OR l.{valid_to} >= %s) {authorised}"
         f"ORDER BY l.{statements.column(Licence, 'issued_on')} DESC, l.id DESC"
     )
     today = statements.param(Licence, "valid_to", timezone.localdate())

@@ -59,12 +59,16 @@ class KeyInfo:
 
 @dataclass
 class KeyDirectory:
-    """Which key was valid when: every seal key, current or retired or revoked, with its public key. Offline
-    copies also carry the licence statuses known at export time."""
+    """Which key was valid when: every seal key, current or retired or revoked, with its public key; and
+    which departments may issue each licence type. Offline copies also carry the licence statuses known at
+    export time."""
 
     keys: dict[str, KeyInfo]
     exported_at: str = ""
     statuses: dict[str, list[str]] = field(default_factory=dict)  # identifier -> [status, reason]
+    # licence type code -> codes of the departments that may issue it; None in a directory exported before
+    # issuers were named (such a directory cannot show a licence valid: export it again)
+    type_issuers: dict[str, list[str]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -73,6 +77,7 @@ class KeyDirectory:
                 "exported_at": self.exported_at,
                 "keys": [asdict(k) for k in self.keys.values()],
                 "licence_statuses": self.statuses,
+                "licence_type_issuers": self.type_issuers,
             },
             ensure_ascii=False,
             indent=1,
@@ -84,8 +89,12 @@ class KeyDirectory:
         if not isinstance(data, dict) or data.get("format") != DIRECTORY_FORMAT:
             raise ValueError(_("不是通办印章公钥目录文件（format 应为 %(f)s）。") % {"f": DIRECTORY_FORMAT})
         keys = {k["key_id"]: KeyInfo(**k) for k in data.get("keys", [])}
+        issuers = data.get("licence_type_issuers")
         return cls(
-            keys=keys, exported_at=data.get("exported_at", ""), statuses=data.get("licence_statuses", {})
+            keys=keys,
+            exported_at=data.get("exported_at", ""),
+            statuses=data.get("licence_statuses", {}),
+            type_issuers=issuers if isinstance(issuers, dict) else None,
         )
 
 
@@ -194,6 +203,9 @@ def verify_file(
         )
     if signed_at < _time(key.valid_from) or (key.retired_at and signed_at > _time(key.retired_at)):
         return Result(Verdict.KEY_NOT_VALID, _("签章时间不在该印章密钥的有效期内。"), licence, key)
+    refused = _not_authorised(licence, parsed.type_code, key, directory)
+    if refused:
+        return Result(Verdict.NOT_AUTHORISED, refused, licence, key)
     current = status(identifier) if status is not None else _snapshot(directory, identifier)
     if status is not None and current is None:
         return Result(Verdict.UNKNOWN_LICENCE, _("签名有效，但证照库中查不到这份证照。"), licence, key)
@@ -217,6 +229,22 @@ def verify_file(
     else:
         reason = _("签章有效，证照状态正常。")
     return Result(Verdict.VALID, reason, licence, key)
+
+
+def _not_authorised(licence: Mapping[str, Any], type_code: str, key: KeyInfo, directory: KeyDirectory) -> str:
+    """Why the seal's department may not issue this licence's type; empty when it may."""
+    if directory.type_issuers is None:
+        return _("公钥目录中没有各类证照的颁发机构，无法确认签章部门有权颁发此类证照（请重新导出公钥目录）。")
+    kind = licence.get("type") or {}
+    name = kind.get("name") if isinstance(kind, dict) else None
+    if not isinstance(kind, dict) or kind.get("code") != type_code:
+        return _("证照上的证照类型与证照标识不符。")
+    if key.department_code not in directory.type_issuers.get(type_code, ()):
+        return _("印章属于%(d)s，该部门无权颁发“%(t)s”，这份证照无效。") % {
+            "d": key.department_name,
+            "t": name or type_code,
+        }
+    return ""
 
 
 def _snapshot(directory: KeyDirectory, identifier: str) -> tuple[str, str] | None:

@@ -8,7 +8,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -190,8 +190,10 @@ def wallet_share(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def wallet_share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
     share = get_object_or_404(LicenceShare, pk=share_id, created_by=request.user)
-    services.share_revoke(holder=request.user, share=share)
-    messages.success(request, _("已撤回分享。"))
+    if services.share_revoke(holder=request.user, share=share, request=request):
+        messages.success(request, _("已撤回分享。"))
+    else:
+        messages.info(request, _("该分享已撤回。"))
     return redirect("licences:wallet_detail", pk=share.licence_id)
 
 
@@ -213,18 +215,29 @@ def staff_licences(request: HttpRequest) -> HttpResponse:
         {
             "page": Paginator(licences, 30).get_page(request.GET.get("page")),
             "q": query,
-            "types": LicenceType.objects.all(),
+            "types": _issuable_types(request),
         },
     )
+
+
+def _issuable_types(request: HttpRequest) -> QuerySet[LicenceType]:
+    """The licence types one of the staff member's departments may issue."""
+    departments = departments_where(request.user, Perm.LICENCE_ISSUE)
+    return LicenceType.objects.filter(Q(issuer__in=departments) | Q(issuers__in=departments)).distinct()
 
 
 @staff_required(Perm.LICENCE_ISSUE)
 def staff_issue(request: HttpRequest) -> HttpResponse:
     licence_type = get_object_or_404(LicenceType, code=request.GET.get("type") or request.POST.get("type"))
     departments = list(departments_where(request.user, Perm.LICENCE_ISSUE))
+    allowed = licence_type.issuer_ids()
+    issuing = [d for d in departments if d.pk in allowed]  # offered; the service checks whatever is sent
     properties = licence_type.face_schema.get("properties", {})
     errors: dict[str, str] = {}
     error = ""
+    status = 200
+    if not issuing:
+        error = _("您所在的部门无权签发“%(t)s”。") % {"t": licence_type.name}
     values = {name: request.POST.get(f"face_{name}", "") for name in properties}
     if request.method == "POST":
         issuer = next((d for d in departments if str(d.pk) == request.POST.get("issuer")), None)
@@ -239,10 +252,12 @@ def staff_issue(request: HttpRequest) -> HttpResponse:
                 face=face,
                 request=request,
             )
+        except services.IssuerNotAuthorised as exc:
+            error, status = exc.message, 403
         except services.LicenceError as exc:
             error, errors = exc.message, exc.problems
         except NotPermitted as exc:
-            error = str(exc)
+            error, status = str(exc), 403
         else:
             messages.success(request, _("已签发 %(n)s。") % {"n": licence.identifier})
             return redirect("licences:staff_detail", pk=licence.pk)
@@ -256,10 +271,11 @@ def staff_issue(request: HttpRequest) -> HttpResponse:
         {
             "type": licence_type,
             "fields": fields,
-            "departments": departments,
+            "departments": issuing,
             "error": error,
             "errors": errors,
         },
+        status=status,
     )
 
 

@@ -156,3 +156,47 @@ def test_held_licences_are_current_valid_and_the_applicants_own_first(city):
     assert licence_services.held_licences([org.uscc], {BUSINESS}) == {BUSINESS: older.pk}
     Licence.objects.filter(pk=older.pk).update(status=LicenceStatus.SUSPENDED)
     assert licence_services.held_licences([org.uscc], {BUSINESS}) == {}
+
+
+def test_a_case_of_a_department_without_the_authority_does_not_issue_the_licence(
+    city, django_capture_on_commit_callbacks
+):
+    """Issue 15 #4 through a case: 卫健委 publishes an item whose result is a 结婚证 (民政局's type); the
+    approved case closes, but no licence is issued, the refusal is audited and the staff are told."""
+    from tongban.core.models import AuditEvent
+    from tongban.identity.tests.factories import DepartmentFactory
+
+    civil = DepartmentFactory(code="ljs-mzj", name="临江市民政局", short_name="市民政局")
+    marriage = LicenceType.objects.create(
+        code="110000000000000000008",
+        name="结婚证",
+        issuer=civil,
+        holder_code_type=HolderCodeType.ID_NUMBER,
+        face_schema={"type": "object", "properties": {"baby_name": {"type": "string"}}},
+    )
+    item = publish(
+        city["health"],
+        "070000100019",
+        name="结婚证（冒用）",
+        workflow=simple(),
+        result_licence_type=marriage.code,
+        form_schema={
+            "type": "object",
+            "required": [*PERSON, "baby_name"],
+            "properties": {**{k: FIELDS[k] for k in PERSON}, "baby_name": FIELDS["baby_name"]},
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        case = services.case_submit(applicant=city["citizen"], item=item, answers={"baby_name": "小明"})
+        drive(city, case)
+    case.refresh_from_db()
+    assert case.status == "closed" and case.outcome == "approved"  # the decision stands
+    assert not Licence.objects.exists()
+    note = CaseEvent.objects.get(case=case, kind=EventKind.COMMENT, public=False)
+    assert (
+        note.message
+        == "电子证照未能自动签发：临江市卫生健康委员会无权签发“结婚证”：该类证照由临江市民政局颁发。"
+    )
+    refusal = AuditEvent.objects.get(event_type="permission_denied", extra_data__action="issue_for_case")
+    assert refusal.outcome == "failure" and refusal.department == city["health"]
+    assert refusal.extra_data["case"] == case.number and refusal.extra_data["licence_type"] == marriage.code

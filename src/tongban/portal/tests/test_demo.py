@@ -66,7 +66,7 @@ def test_demo_load_command_is_idempotent(capsys):
     out = capsys.readouterr().out
     assert "已存在" in out and "platform.admin" in out
     from tongban.cases.constants import CaseStatus
-    from tongban.cases.models import Case
+    from tongban.cases.models import Case, CaseEvent
 
     assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
     assert Case.objects.filter(life_event__code="newborn", parent__isnull=True).exists()
@@ -80,6 +80,10 @@ def test_demo_load_command_is_idempotent(capsys):
     verdicts = {licence_services.licence_verify(lic.document).verdict for lic in Licence.objects.all()}
     assert {"valid", "suspended", "expired", "superseded"} <= verdicts
     assert Licence.objects.filter(case__isnull=False).exists()
+    # Each type names its issuers, and every demo licence (by hand or by a case) is from one of them.
+    assert all(t.issuers.filter(pk=t.issuer_id).exists() for t in LicenceType.objects.all())
+    assert all(lic.issuer_id in lic.licence_type.issuer_ids() for lic in Licence.objects.all())
+    assert not CaseEvent.objects.filter(message__contains="无权签发").exists()
     # Registries: the seeded defects are found, every population rule has something to show.
     from tongban.registries.models import QualityRun
 
