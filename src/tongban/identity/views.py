@@ -20,7 +20,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -28,6 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from oauth2_provider.views import AuthorizationView
 
 from tongban.core.constants import AuditEventType, AuditOutcome
+from tongban.core.http import safe_next
 from tongban.core.models import AuditEvent
 from tongban.core.services import audit_record, client_ip
 from tongban.core.throttle import throttle_hit
@@ -68,15 +68,6 @@ def _login_throttled(request: HttpRequest) -> bool:
     )
 
 
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
 def lockout_response(
     request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
@@ -105,9 +96,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             )
             if user is not None:
                 login(request, user)
-                return redirect(_safe_next(request, reverse("identity:account")))
+                return redirect(safe_next(request, reverse("identity:account")))
             form.add_error(None, _("账号或密码不正确。"))
-    return render(request, "identity/login.html", {"form": form, "next": _safe_next(request, "")})
+    return render(request, "identity/login.html", {"form": form, "next": safe_next(request, "")})
 
 
 @require_POST
@@ -166,7 +157,7 @@ def staff_login_view(request: HttpRequest) -> HttpResponse:
                 if allowed and device.verify_token(form.cleaned_data["token"].strip()):
                     login(request, user)
                     otp_login(request, device)
-                    return redirect(_safe_next(request, reverse("identity:staff_home")))
+                    return redirect(safe_next(request, reverse("identity:staff_home")))
                 # A wrong second factor counts towards the account's lockout like a wrong password.
                 user_login_failed.send(
                     sender=__name__,
@@ -176,7 +167,7 @@ def staff_login_view(request: HttpRequest) -> HttpResponse:
                 if getattr(request, "axes_locked_out", False):
                     return lockout_response(request)
             form.add_error(None, _("登录名、密码或动态口令不正确。"))
-    return render(request, "identity/staff_login.html", {"form": form, "next": _safe_next(request, "")})
+    return render(request, "identity/staff_login.html", {"form": form, "next": safe_next(request, "")})
 
 
 def staff_enrol_view(request: HttpRequest) -> HttpResponse:
@@ -323,7 +314,7 @@ def acting_switch_view(request: HttpRequest) -> HttpResponse:
     else:
         request.session[SESSION_KEY] = str(org.uuid)
         messages.success(request, _("您现在代表“%(org)s”办事。") % {"org": org.name})
-    return redirect(_safe_next(request, reverse("identity:account")))
+    return redirect(safe_next(request, reverse("identity:account")))
 
 
 @login_required

@@ -8,10 +8,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tongban.core.http import safe_next
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
 from tongban.identity.views import staff_required
@@ -68,17 +68,7 @@ def issue_action(request: HttpRequest, issue_id: int) -> HttpResponse:
         if exc.status == 403:  # another department's issue: as if it did not exist (the refusal is audited)
             raise Http404 from None
         messages.error(request, exc.message)
-    return redirect(_next(request))
-
-
-def _next(request: HttpRequest) -> str:
-    """Back to the page the form came from, if it is one of ours."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("registries:ledger")
+    return redirect(safe_next(request, reverse("registries:ledger")))  # back to the page, if it is ours
 
 
 MAX_UPLOAD = 200 * 1024 * 1024  # larger loads go through `tongban registry_load`
