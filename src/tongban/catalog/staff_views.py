@@ -13,6 +13,7 @@ from tongban.identity.errors import NotPermitted
 from tongban.identity.models import Department
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
+from tongban.identity.services import require_perm
 from tongban.identity.views import staff_required
 
 from . import selectors, services, transfer
@@ -82,13 +83,17 @@ def item_new(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/staff/item_form.html", {"form": form, "title": _("新建事项")})
 
 
+def _require_item_access(request: HttpRequest, item: ServiceItem, action: str) -> None:
+    """Only the owning department's editors and the reviewers may see an item's versions (drafts
+    included); anyone else is refused, with an audit trace."""
+    if staff_has_perm(request.user, Perm.CATALOG_PUBLISH, item.department):
+        return
+    require_perm(request.user, Perm.CATALOG_EDIT, item.department, request=request, action=action)
+
+
 def _item_for(request: HttpRequest, pk: int) -> ServiceItem:
     item = get_object_or_404(ServiceItem.objects.select_related("department", "published_version"), pk=pk)
-    if not (
-        staff_has_perm(request.user, Perm.CATALOG_EDIT, item.department)
-        or staff_has_perm(request.user, Perm.CATALOG_PUBLISH, item.department)
-    ):
-        raise NotPermitted(_("您无权管理该事项。"))
+    _require_item_access(request, item, "item_view")
     return item
 
 
@@ -96,8 +101,8 @@ def _item_for(request: HttpRequest, pk: int) -> ServiceItem:
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         item = _item_for(request, pk)
-    except NotPermitted:
-        return render(request, "403.html", status=403)
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
     versions = list(item.versions.select_related("created_by", "reviewed_by").order_by("-number"))
     return render(
         request,
@@ -115,6 +120,10 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required(Perm.CATALOG_EDIT)
 def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ServiceItemVersion.objects.select_related("item__department"), pk=pk)
+    try:
+        _require_item_access(request, version.item, "version_view")
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
     content = services.content_of(version)
     initial = {**content.fields, "materials": content.materials, "themes": content.themes}
     form = ItemForm(request.POST or None, departments=[], editing=True, initial=initial)
@@ -202,7 +211,12 @@ def import_view(request: HttpRequest) -> HttpResponse:
 def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in CONTENT_TYPES:
         return render(request, "404.html", status=404)
-    response = HttpResponse(transfer.dumps(transfer.export_catalogue(), fmt), content_type=CONTENT_TYPES[fmt])
+    # The whole catalogue (drafts and life events too) for the platform; a department gets its own items.
+    if staff_has_perm(request.user, Perm.CATALOG_PUBLISH, None):
+        data = transfer.export_catalogue()
+    else:
+        data = transfer.export_catalogue(departments=departments_where(request.user, Perm.CATALOG_EDIT))
+    response = HttpResponse(transfer.dumps(data, fmt), content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="tongban-catalogue.{fmt}"'
     return response
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
@@ -74,9 +75,14 @@ class ImportReport:
 # ---- export ------------------------------------------------------------------------------------------
 
 
-def export_catalogue() -> dict[str, Any]:
+def export_catalogue(*, departments: QuerySet[Department] | None = None) -> dict[str, Any]:
+    """The whole catalogue; with ``departments``, only those departments' items (and no life events,
+    which belong to the platform)."""
     items = []
-    for item in ServiceItem.objects.select_related("department").order_by("implementation_code"):
+    rows = ServiceItem.objects.select_related("department").order_by("implementation_code")
+    if departments is not None:
+        rows = rows.filter(department__in=departments)
+    for item in rows:
         version = item.published_version or item.versions.order_by("-number").first()
         content = services.content_of(version)
         items.append(
@@ -90,7 +96,8 @@ def export_catalogue() -> dict[str, Any]:
             }
         )
     events = []
-    for event in LifeEvent.objects.prefetch_related("entries__item__department", "themes").order_by("code"):
+    life_events = LifeEvent.objects.prefetch_related("entries__item__department", "themes").order_by("code")
+    for event in life_events if departments is None else []:
         events.append(
             {
                 "code": event.code,
