@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import socket
 import struct
@@ -19,6 +20,8 @@ from django.utils.translation import gettext as _
 from tongban.catalog.constants import ACCEPTED_FORMATS
 
 from .models import CaseDocument
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 10
 ABSOLUTE_MAX_MB = 50
@@ -54,29 +57,73 @@ def _eicar(content: bytes) -> bool:
     return EICAR in content
 
 
+class DocumentError(ValueError):
+    pass
+
+
+class ScannerError(Exception):
+    """The scanner gave no verdict (an error reply, garbage, a dropped connection, a timeout): the file is
+    refused, never passed unscanned."""
+
+
+CLAMD_CHUNK = 65536
+
+
+def _clamd_reply(sock: socket.socket) -> bytes:
+    """Read one reply: clamd ends it with NUL (z-commands) and then closes the connection."""
+    reply = b""
+    while b"\0" not in reply and len(reply) < 4096:
+        data = sock.recv(4096)
+        if not data:
+            break
+        reply += data
+    return reply.split(b"\0", 1)[0].strip()
+
+
 @scanner("clamd")
 def _clamd(content: bytes) -> bool:
-    """ClamAV daemon over TCP (INSTREAM); TONGBAN_CLAMD=host:port."""
-    host, _sep, port = os.environ.get("TONGBAN_CLAMD", "127.0.0.1:3310").partition(":")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"zINSTREAM\0")
-        for start in range(0, len(content), 65536):
-            chunk = content[start : start + 65536]
-            sock.sendall(struct.pack("!L", len(chunk)) + chunk)
-        sock.sendall(struct.pack("!L", 0))
-        reply = sock.recv(4096)
-    return b"FOUND" in reply
+    """ClamAV daemon over TCP (INSTREAM); TONGBAN_CLAMD=host:port, TONGBAN_CLAMD_TIMEOUT seconds (30).
+    Only ``stream: OK`` is clean and only ``stream: <signature> FOUND`` is infected; anything else
+    (``INSTREAM size limit exceeded. ERROR``, a reply we do not understand, no reply) raises ScannerError."""
+    host, _sep, port = os.environ.get("TONGBAN_CLAMD", "127.0.0.1:3310").rpartition(":")
+    timeout = float(os.environ.get("TONGBAN_CLAMD_TIMEOUT", "30"))
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            try:
+                sock.sendall(b"zINSTREAM\0")
+                for start in range(0, len(content), CLAMD_CHUNK):
+                    chunk = content[start : start + CLAMD_CHUNK]
+                    sock.sendall(struct.pack("!L", len(chunk)) + chunk)
+                sock.sendall(struct.pack("!L", 0))
+            except OSError as exc:
+                # clamd answers a stream over its limit with an error and closes: read what it said.
+                reply = _clamd_reply(sock)
+                raise ScannerError(reply.decode("utf-8", "replace") or repr(exc)) from exc
+            reply = _clamd_reply(sock)
+    except OSError as exc:  # refused, reset, timed out
+        raise ScannerError(f"clamd {host}:{port}: {exc!r}") from exc
+    if reply == b"stream: OK":
+        return False
+    if reply.startswith(b"stream: ") and reply.endswith(b" FOUND") and len(reply) > len(b"stream:  FOUND"):
+        return True
+    raise ScannerError(reply.decode("utf-8", "replace")[:200] or "empty reply")
 
 
-def scan(content: bytes) -> str:
+def scan(content: bytes, *, label: str = "") -> str:
+    """The scan status; DocumentError when the scanner gives no verdict (logged for the operators)."""
     name = os.environ.get("TONGBAN_VIRUS_SCANNER", "eicar")
     if name == "none":
         return CaseDocument.NOT_SCANNED
-    return CaseDocument.INFECTED if scanners[name](content) else CaseDocument.CLEAN
-
-
-class DocumentError(ValueError):
-    pass
+    try:
+        infected = scanners[name](content)
+    except ScannerError as exc:
+        log.error(
+            "virus scanner %s gave no verdict on a %d-byte upload, refused: %s", name, len(content), exc
+        )
+        raise DocumentError(
+            _("“%(m)s”暂时无法完成病毒扫描，未被接收，请稍后重新上传。") % {"m": label or _("文件")}
+        ) from None
+    return CaseDocument.INFECTED if infected else CaseDocument.CLEAN
 
 
 def sniff(content: bytes) -> str | None:
@@ -127,7 +174,7 @@ def document_store(
         raise DocumentError(
             _("“%(m)s”的内容与扩展名 .%(e)s 不符，请上传真实的文件。") % {"m": label, "e": extension}
         )
-    status = scan(content)
+    status = scan(content, label=label)
     if status == CaseDocument.INFECTED:
         raise DocumentError(_("“%(m)s”未通过病毒扫描，已拒收。") % {"m": label})
     document = CaseDocument(
