@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,20 @@ def permitted_fields(resource: _Resource, grant: Grant | None, wanted: Sequence[
     return chosen
 
 
+def permitted_filters(resource: _Resource, grant: Grant | None, names: Iterable[str]) -> None:
+    """A filter may use only fields the grant releases in clear (a filter on a field not granted, or
+    granted only masked, would tell the caller whether the value it may not see is the one it guessed):
+    the same check as the Digital Registries API's (``registries.access.refused_filters``)."""
+    view = RegistryView(parts=(_part(resource.registry, resource.fields, grant, resource.area_field),))
+    refused = access.refused_filters(resource.registry, view, names)
+    if refused:
+        raise GatewayError(
+            "filter_not_granted",
+            403,
+            "filter on fields the grant does not release in clear: " + ", ".join(refused[:20]),
+        )
+
+
 def count_call(client: SystemClient, resource: _Resource, grant: Grant | None) -> None:
     """One call (or bulk batch) against the grant's rate, per client and resource."""
     rate = UNCONDITIONAL_RATE if grant is None else grant.rate_per_minute
@@ -211,6 +225,8 @@ def query(call: Call) -> dict[str, Any]:
             raise GatewayError("no_grant", 403, "the client belongs to no department")
         grant = _grant(call, resource)
         wanted = permitted_fields(resource, grant, call.fields)
+        if call.filters:
+            permitted_filters(resource, grant, call.filters)
         count_call(call.client, resource, grant)
         records = _read(call, resource, grant)
         clear = set(grant.clear_fields) if grant is not None else set()
@@ -423,6 +439,23 @@ class _Part:
         area = str(data.get(self.area_field) or "")
         return not self.prefixes or any(area.startswith(p) for p in self.prefixes)
 
+    def in_clear(self, name: str) -> bool:
+        """The field is released and shown as it is: below grade 3, or named clear by the grant."""
+        return name in self.fields and (self.fields[name] < Sensitivity.SENSITIVE or name in self.clear)
+
+
+def _part(registry: Any, fields: Mapping[str, int], grant: Grant | None, area_field: str) -> _Part:
+    """What one resource (its fields and their grades) releases under a grant (None: unconditional)."""
+    from tongban.registries.loader import MODELS
+
+    return _Part(
+        fields={n: g for n, g in fields.items() if grant is None or n in grant.fields},
+        clear=frozenset(grant.clear_fields if grant is not None else ()),
+        prefixes=tuple(area_prefix(a) for a in (grant.scope_areas if grant is not None else [])),
+        lookup=area_field if registry.kind in MODELS else f"data__{area_field}",
+        area_field=area_field,
+    )
+
 
 @dataclass(frozen=True)
 class RegistryView:
@@ -434,9 +467,19 @@ class RegistryView:
 
     @property
     def queryable(self) -> frozenset[str]:
-        # Filtering by a field seen only in some areas would reveal matches outside them.
-        unscoped = [p for p in self.parts if not p.prefixes]
-        return frozenset(name for p in (unscoped or self.parts) for name in p.fields)
+        """The fields seen in clear in every record ``narrow`` lets through: a filter on a field masked,
+        or seen only in some areas, would reveal values or matches the department may not see."""
+        names = {name for p in self.parts for name in p.fields}
+        return frozenset(name for name in names if self._clear_everywhere(name))
+
+    def _clear_everywhere(self, name: str) -> bool:
+        clear = [p for p in self.parts if p.in_clear(name)]
+        if any(not p.prefixes for p in clear):
+            return True
+        if any(not p.prefixes for p in self.parts):
+            return False  # every record is seen, the field in clear only in some areas
+        reach = [c for p in clear for c in p.prefixes]
+        return all(any(q.startswith(c) for c in reach) for p in self.parts for q in p.prefixes)
 
     def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
         grades: dict[str, int] = {}
@@ -470,8 +513,6 @@ def registry_view(registry: Any, department_id: int) -> RegistryView | None:
 
 
 def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
-    from tongban.registries.loader import MODELS
-
     now = timezone.now()
     parts = []
     resources = (
@@ -484,19 +525,8 @@ def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
             grant = grant_in_force(resource, department_id, now)
         except GatewayError:
             continue  # nothing in force for this department
-        fields = {
-            f.name: f.sensitivity for f in resource.fields.all() if grant is None or f.name in grant.fields
-        }
-        area_field = resource.area_field
-        parts.append(
-            _Part(
-                fields=fields,
-                clear=frozenset(grant.clear_fields if grant is not None else ()),
-                prefixes=tuple(area_prefix(a) for a in (grant.scope_areas if grant is not None else [])),
-                lookup=area_field if registry.kind in MODELS else f"data__{area_field}",
-                area_field=area_field,
-            )
-        )
+        fields = {f.name: f.sensitivity for f in resource.fields.all()}
+        parts.append(_part(registry, fields, grant, resource.area_field))
     return RegistryView(parts=tuple(parts)) if any(p.fields for p in parts) else None
 
 

@@ -62,11 +62,11 @@ def _view(request: HttpRequest, registry: Registry) -> access.View | None:
 
 
 def _queryable(registry: Registry, view: access.View | None, content: dict[str, Any]) -> None:
-    """A department may only filter by fields shared with it (unknown fields are left to the 400)."""
-    if view is not None:
-        hidden = sorted((set(content) & set(access.field_names(registry))) - view.queryable)
-        if hidden:
-            raise HttpError(403, "fields not shared with your department: " + ", ".join(hidden[:20]))
+    """A department may only filter by fields shared with it in clear, as at the gateway
+    (``access.refused_filters``; unknown fields are left to the 400)."""
+    hidden = access.refused_filters(registry, view, content)
+    if hidden:
+        raise HttpError(403, "fields not shared in clear with your department: " + ", ".join(hidden[:20]))
 
 
 def _shown(registry: Registry, record: Any, view: access.View | None) -> dict[str, Any]:
@@ -200,9 +200,8 @@ def list_records(
         raise HttpError(400, "page must be ≥ 1 and pageSize between 1 and 100")
     view = _view(request, registry)
     _queryable(registry, view, filters)
-    queryset = _handle(lambda: access.search(registry, search[:100], filters, ordering))
-    if view is not None:
-        queryset = view.narrow(queryset)
+    queryset = _handle(lambda: access.search(registry, search[:100], filters, ordering, view=view))
+    queryset = _narrowed(queryset, view)
     paginator = Paginator(queryset, pageSize)
     try:
         records = list(paginator.page(page))

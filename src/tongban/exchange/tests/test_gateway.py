@@ -148,14 +148,58 @@ def test_scope_limits_records_for_key_and_filter(world):
     assert inside.status_code == 200
     outside = get(f"/gateway/person-basic/records/{number(4, '339903')}", world["health_token"])
     assert outside.status_code == 403 and outside.json()["code"] == "outside_scope"
-    found = Client().post(
-        f"{BASE}/gateway/person-basic/query",
-        json.dumps({"filter": {"sex": ""}}),
-        content_type="application/json",
-        **world["health_token"],
-    )
+    found = query(world, {"name": "居民1"})
     assert found.status_code == 200, found.content
-    assert {r["area_code"] for r in found.json()["records"]} == {"339902"} and found.json()["count"] == 3
+    assert [r["area_code"] for r in found.json()["records"]] == ["339902"]
+    elsewhere = query(world, {"name": "居民4"})  # a match outside the scope is not told
+    assert elsewhere.status_code == 200 and elsewhere.json()["count"] == 0
+
+
+def query(world, filters, token="health_token", resource="person-basic"):
+    return Client().post(
+        f"{BASE}/gateway/{resource}/query",
+        json.dumps({"filter": filters}),
+        content_type="application/json",
+        **world[token],
+    )
+
+
+FILTER_REFUSED = "filter on fields the grant does not release in clear: "
+
+
+def test_a_filter_uses_only_fields_the_grant_releases_in_clear(world):
+    """Issue 15 #1: finding a person by a phone number the grant does not release, or answering yes or no
+    about a masked value, is refused like asking for the field (and logged)."""
+    grant = grant_for(world, world["health"], ["id_number", "name", "area_code"])
+    refused = query(world, {"phone": "13900000001"})  # phone is not granted
+    assert refused.status_code == 403
+    assert refused.json() == {"code": "filter_not_granted", "message": FILTER_REFUSED + "phone"}
+    entry = json.loads(LogEntry.objects.last().leaf)
+    assert (entry["status"], entry["error"], entry["records"]) == (403, "filter_not_granted", 0)
+    assert not DataAccess.objects.exists()
+    mixed = query(world, {"name": "居民1", "phone": "13900000001", "area_code": "339902"})
+    assert mixed.status_code == 403 and mixed.json()["message"] == FILTER_REFUSED + "phone"
+    # Granted, but only masked (grade 4): an exact match would still tell the clear value.
+    Grant.objects.filter(pk=grant.pk).update(fields=["id_number", "name", "phone", "area_code"])
+    gateway.forget_grants()
+    masked = query(world, {"phone": "13900000001"})
+    assert masked.status_code == 403 and masked.json()["message"] == FILTER_REFUSED + "phone"
+    Grant.objects.filter(pk=grant.pk).update(clear_fields=["phone"])  # released in clear: it may filter
+    gateway.forget_grants()
+    found = query(world, {"phone": "13900000001"})
+    assert found.status_code == 200 and [r["name"] for r in found.json()["records"]] == ["居民1"]
+    # The key is the record's address, as in a read by key, though masked (grade 3) here.
+    by_key = query(world, {"id_number": number(1)})
+    assert by_key.status_code == 200 and by_key.json()["count"] == 1
+    assert query(world, {"shoe_size": 42}).json()["code"] == "bad_query"  # unknown: still a 400
+
+
+def test_an_unconditional_resource_filters_only_by_its_clear_fields(world):
+    assert query(world, {"name": "居民2"}, resource="person-names").json()["count"] == 1
+    for hidden in ({"phone": "13900000002"}, {"area_code": "339902"}):  # not in the resource
+        refused = query(world, hidden, resource="person-names")
+        assert refused.status_code == 403 and refused.json()["code"] == "filter_not_granted"
+        assert refused.json()["message"] == FILTER_REFUSED + next(iter(hidden))
 
 
 def test_expired_and_revoked_grants_are_refused(world):

@@ -128,6 +128,13 @@ def test_list_read_exists_read_value_and_restricted_fields(world):
     assert text.content.decode() == "F"
     hidden = Client().get(f"{BASE}/data/population/1.0/{number(2)}/readValue/phone.json", **world["reader"])
     assert hidden.status_code == 404
+    # A name released only masked cannot be searched by its text either.
+    from tongban.exchange.models import ResourceField
+
+    ResourceField.objects.filter(name="name").update(sensitivity=3)
+    gateway.forget_grants()
+    searched = Client().get(f"{BASE}/data/population/1.0", {"search": "居民"}, **world["reader"])
+    assert searched.status_code == 403 and searched.json()["detail"] == "本部门不能按这些字段检索：name"
 
 
 def test_writes_belong_to_the_owner_and_keep_history(world):
@@ -225,6 +232,13 @@ def test_database_endpoints_define_a_registry_without_code(world):
     )
     found = post("/data/dogs/1.0/read", query, world["reader"])
     assert found.json()["content"] == {**dog, "owner_name": "**"}  # grade 3 of two characters: all masked
+    # A text search looks only in the fields the reader may filter by (not the masked owner's name).
+    by_owner = {"search": "张三"}
+    assert Client().get(f"{BASE}/data/dogs/1.0", by_owner, **world["reader"]).json()["count"] == 0
+    assert Client().get(f"{BASE}/data/dogs/1.0", by_owner, **world["owner"]).json()["count"] == 1
+    assert Client().get(f"{BASE}/data/dogs/1.0", {"search": "柴"}, **world["reader"]).json()["count"] == 1
+    refused = post("/data/dogs/1.0/exists", {"query": {"content": {"owner_name": "张三"}}}, world["reader"])
+    assert refused.status_code == 403 and refused.json()["detail"].endswith(": owner_name")
     assert post("/data/dogs/1.0/read", query, world["owner"]).json()["content"] == dog
     database_id = made.json()["id"]
     assert Client().get(f"{BASE}/database/{database_id}", **world["reader"]).json()["schema"] == schema
@@ -262,12 +276,31 @@ def test_other_departments_see_what_the_catalogue_and_their_grants_give(world, c
         scope_areas=["339903"],  # another district than these residents'
     )
     grant = services.share_request_answer(acting_user=None, share_request=request, approve=True).grant
+    # Issue 15 #1: the phone is granted, but masked (grade 4) and in one district only: no filter by it.
+    for query in (by_phone, {"query": {"content": {"id_number": number(1), "phone": "13900000001"}}}):
+        refused = post("/data/population/1.0/read", query, world["reader"])
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "fields not shared in clear with your department: phone"
+    asked = post("/data/population/1.0/exists", by_phone, world["reader"])
+    assert asked.status_code == 403 and "phone" in asked.json()["detail"]
+    listed = Client().get(f"{BASE}/data/population/1.0", {"query.phone": "13900000001"}, **world["reader"])
+    assert listed.status_code == 403 and listed.json()["detail"].endswith(": phone")
+    grant.clear_fields = ["phone"]
+    grant.save()
+    # In clear, but only in 339903 while the basic resource shows every record: still refused.
+    assert post("/data/population/1.0/read", by_phone, world["reader"]).status_code == 403
     outside = post("/data/population/1.0/read", by_key, world["reader"]).json()["content"]
     assert "phone" not in outside and outside["id_number"] == number(1)  # the grant's area excludes them
     grant.scope_areas = ["339902"]
     grant.save()
+    grant.clear_fields = []
+    grant.save()
     inside = post("/data/population/1.0/read", by_key, world["reader"]).json()["content"]
     assert inside["phone"] == "********" and inside["id_number"] == number(1)  # the clearest grade wins
+    grant.scope_areas, grant.clear_fields = [], ["phone"]  # in clear everywhere: now it may filter by it
+    grant.save()
+    found = post("/data/population/1.0/read", by_phone, world["reader"])
+    assert found.status_code == 200 and found.json()["content"]["phone"] == "13900000001"
     assert (
         post("/data/population/1.0/read", by_key, world["owner"]).json()["content"]["phone"] == "13900000001"
     )
