@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from tongban.catalog import selectors as catalog_selectors
 from tongban.catalog import services as catalog_services
 from tongban.core.constants import AuditEventType
-from tongban.core.services import audit_record, client_ip
-from tongban.core.throttle import throttle_hit
+from tongban.core.services import audit_record
+from tongban.core.throttle import throttle_client
 from tongban.identity.permissions import Perm
 from tongban.identity.views import staff_required
 from tongban.licences import services as licence_services
@@ -286,7 +286,7 @@ def track(request: HttpRequest) -> HttpResponse:
     case, tried = None, False
     if request.GET.get("number"):
         tried = True
-        if not throttle_hit(f"track:{client_ip(request)}", limit=30, window_seconds=60):
+        if not throttle_client(request, "track", limit=30, window_seconds=60):
             messages.error(request, _("查询过于频繁，请稍后再试。"))
         else:
             case = selectors.public_lookup(request.GET["number"], request.GET.get("code", ""))

@@ -12,15 +12,8 @@ from django.utils.translation import gettext as _
 from . import fastinsert
 from .codes import mask_login_identifier
 from .constants import AuditEventType, AuditOutcome
+from .http import client_ip  # the one definition of a request's client address
 from .models import AuditEvent
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    # django-axes already resolved the client address with the configured proxy count.
-    ip = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
-    return ip or None
 
 
 def audit_event(

@@ -19,6 +19,9 @@ import time
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
+
+from .http import client_bucket
 
 PREFIX = "tongban:throttle:"
 LEASE_SHARE = 50  # a lease is at most this fraction of the limit …
@@ -35,6 +38,14 @@ def throttle_hit(key: str, *, limit: int, window_seconds: int) -> bool:
     if url:
         return _leases.hit(_redis(url), key, window, limit=limit, ttl=window_seconds + 5)
     return _cache_count(f"throttle:{key}:{window}", window_seconds + 5) <= limit
+
+
+def throttle_client(request: HttpRequest, scope: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one hit for the client that sent ``request`` (core.http.client_bucket: behind the trusted
+    proxies, the client and not the proxy; IPv6 by /64) in ``scope``; False once over ``limit``."""
+    return throttle_hit(
+        f"{scope}:{client_bucket(request) or 'unknown'}", limit=limit, window_seconds=window_seconds
+    )
 
 
 def _redis(url: str) -> redis.Redis:

@@ -29,8 +29,8 @@ from oauth2_provider.views import AuthorizationView
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.http import safe_next
 from tongban.core.models import AuditEvent
-from tongban.core.services import audit_record, client_ip
-from tongban.core.throttle import throttle_hit
+from tongban.core.services import audit_record
+from tongban.core.throttle import throttle_client
 
 from . import selectors, services
 from .constants import AccountType, StaffRoleName
@@ -58,7 +58,7 @@ def _form_error(form: Any, exc: IdentityError) -> None:
 
 
 def _throttled(request: HttpRequest, scope: str, limit: int, window: int) -> bool:
-    return not throttle_hit(f"{scope}:{client_ip(request)}", limit=limit, window_seconds=window)
+    return not throttle_client(request, scope, limit=limit, window_seconds=window)
 
 
 def _login_throttled(request: HttpRequest) -> bool:

@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from tongban.core.services import client_ip
-from tongban.core.throttle import throttle_hit
+from tongban.core.throttle import throttle_client
 
 from . import services
 from .models import Licence
@@ -36,7 +36,7 @@ class VerifyIn(Schema):
 
 @router.post("/verify", response=VerifyOut, summary="Verify a licence file (the signed JSON) or a QR text")
 def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, Any]:
-    if not throttle_hit(f"licence-verify:{client_ip(request)}", limit=120, window_seconds=60):
+    if not throttle_client(request, "licence-verify", limit=120, window_seconds=60):
         raise HttpError(429, "too many verifications, try again in a minute")
     if payload.qr:
         try:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tongban.core.services import client_ip
-from tongban.core.throttle import throttle_hit
+from tongban.core.throttle import throttle_client
 from tongban.identity.errors import NotPermitted
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import acting_codes, departments_where
@@ -41,7 +41,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     result, error = None, ""
     text = ""
     if request.method == "POST" or request.GET.get("f"):
-        if not throttle_hit(f"licence-verify:{client_ip(request)}", limit=60, window_seconds=60):
+        if not throttle_client(request, "licence-verify", limit=60, window_seconds=60):
             return render(
                 request, "licences/verify.html", {"error": _("核验过于频繁，请稍后再试。")}, status=429
             )

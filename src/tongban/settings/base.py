@@ -12,7 +12,12 @@ TONGBAN_REDIS_TIMEOUT  seconds a cache or rate-counter call waits for Redis befo
 TONGBAN_OIDC_KEY_FILE  PEM file with the RSA key that signs ID tokens (default DATA_DIR/oidc-rsa.pem,
                        generated on first use).
 TONGBAN_CSRF_TRUSTED_ORIGINS  comma-separated origins for CSRF behind a proxy.
-TONGBAN_BEHIND_PROXY   "1" to trust X-Forwarded-Proto from the reverse proxy.
+TONGBAN_BEHIND_PROXY   "1" to trust X-Forwarded-Proto from the reverse proxy (and, unless TONGBAN_TRUSTED_PROXIES
+                       says otherwise, one proxy's X-Forwarded-For).
+TONGBAN_TRUSTED_PROXIES  how many reverse proxies in front of the application append the address they saw to
+                       X-Forwarded-For (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for);
+                       the client is the address that many places from the right. Default 1 with
+                       TONGBAN_BEHIND_PROXY=1, else 0 (REMOTE_ADDR is the client). See core.http.client_ip.
 TONGBAN_SECURE_SSL_REDIRECT  "0" to let the proxy do the HTTP->HTTPS redirect (default "1").
 TONGBAN_LOG_LEVEL      INFO by default; logs are JSON lines on stderr.
 TONGBAN_LOG_FORMAT     "json" (default) or "text".
@@ -31,6 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 
@@ -163,19 +169,27 @@ LOGOUT_REDIRECT_URL = "portal:home"
 PASSWORD_RESET_TIMEOUT = 60 * 30
 
 # Login protection (django-axes): an account is locked for 15 minutes after 5 failures from anywhere.
-# Per-address throttling of the login forms is done by tongban.identity.throttle.
+# Per-address throttling of the login forms is done by tongban.identity.views (LOGIN_THROTTLE).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "tongban.identity.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "tongban.identity.views.lockout_response"
+# The same client address as every throttle (IPv6: its /64), from the trusted proxies' X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "tongban.core.http.client_bucket"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = 1 if env_bool("TONGBAN_BEHIND_PROXY", False) else 0
 LOGIN_THROTTLE = {"per_ip_per_minute": 20, "per_ip_per_hour": 200, "reset_per_ip_per_hour": 10}
 # Addresses are throttled by tongban.identity (above), not locked by axes: a whole bureau behind one NAT
 # address must not be locked out by one person's typos.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# How many reverse proxies append to X-Forwarded-For in front of the application (core.http.client_ip).
+_trusted_proxies = (env("TONGBAN_TRUSTED_PROXIES") or "").strip()
+if _trusted_proxies and not (_trusted_proxies.isascii() and _trusted_proxies.isdigit()):
+    raise ImproperlyConfigured("TONGBAN_TRUSTED_PROXIES must be a number of proxies (0, 1, 2 …).")
+TONGBAN_TRUSTED_PROXIES = (
+    int(_trusted_proxies) if _trusted_proxies else (1 if env_bool("TONGBAN_BEHIND_PROXY", False) else 0)
+)
 
 # django-otp: TOTP second factor for staff and for the admin.
 OTP_TOTP_ISSUER = "通办 Tongban"

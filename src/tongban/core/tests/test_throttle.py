@@ -133,3 +133,23 @@ def test_the_cache_gives_up_on_a_silent_redis_after_the_timeout_too():
     finally:
         silent.close()
     assert result.stdout.strip() == "TimeoutError", result.stderr[-2000:]
+
+
+def test_throttle_client_counts_each_client_behind_the_proxy_apart(settings):
+    from django.test import RequestFactory
+
+    settings.TONGBAN_TRUSTED_PROXIES = 1
+    settings.REDIS_URL = None
+
+    def request(client):
+        return RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=client)
+
+    scope = f"test:{uuid.uuid4().hex}"
+    hits = [
+        throttle.throttle_client(request("198.51.100.7"), scope, limit=2, window_seconds=60) for _ in range(3)
+    ]
+    assert hits == [True, True, False]
+    assert throttle.throttle_client(request("198.51.100.8"), scope, limit=2, window_seconds=60)
+    # One IPv6 subscriber (a /64) is one client, whichever of its addresses it takes.
+    assert throttle.throttle_client(request("2001:db8:1:2::1"), scope, limit=1, window_seconds=60)
+    assert not throttle.throttle_client(request("2001:db8:1:2::ffff"), scope, limit=1, window_seconds=60)
