@@ -35,7 +35,7 @@ from tongban.identity.services import require_perm
 from tongban.registries import feed, loader
 from tongban.registries.models import LoadJob, RegistryRecord, Tombstone
 
-from . import auditlog, gateway, services
+from . import auditlog, gateway, services, tracker
 from .gateway import GatewayError, area_prefix, mask
 from .models import Resource, Sensitivity, Subscription
 
@@ -541,14 +541,11 @@ def subscriptions_covering(subjects: Sequence[str]) -> list[dict[str, Any]]:
     ]
     if not places:
         return []
-    today = timezone.localdate()
-    found = (
+    found = tracker.without_held(
         Subscription.objects.filter(
             cancelled_at__isnull=True, resource__registry__kind__in={k for k, _a in places}
         )
-        .filter(Q(grant__isnull=True) | Q(grant__hold_until__isnull=True) | Q(grant__hold_until__lte=today))
-        .select_related("resource__registry", "client__department")
-    )
+    ).select_related("resource__registry", "client__department")
     rows = []
     for subscription in found[:200]:
         kind = subscription.resource.registry.kind

@@ -434,6 +434,7 @@ class _Part:
     prefixes: tuple[str, ...]  # area prefixes; empty: every record
     lookup: str  # the ORM lookup of the area field
     area_field: str
+    grant: int | None = None  # the grant it is read under (None: an unconditional resource)
 
     def covers(self, data: Mapping[str, Any]) -> bool:
         area = str(data.get(self.area_field) or "")
@@ -454,6 +455,7 @@ def _part(registry: Any, fields: Mapping[str, int], grant: Grant | None, area_fi
         prefixes=tuple(area_prefix(a) for a in (grant.scope_areas if grant is not None else [])),
         lookup=area_field if registry.kind in MODELS else f"data__{area_field}",
         area_field=area_field,
+        grant=grant.pk if grant is not None else None,
     )
 
 
@@ -480,6 +482,11 @@ class RegistryView:
             return False  # every record is seen, the field in clear only in some areas
         reach = [c for p in clear for c in p.prefixes]
         return all(any(q.startswith(c) for c in reach) for p in self.parts for q in p.prefixes)
+
+    def grants_for(self, data: Mapping[str, Any]) -> list[int]:
+        """The grants a record is read under: those of the parts that show it (a read under a grant held
+        back for a covert purpose stays out of the person's data tracker until its date)."""
+        return sorted({p.grant for p in self.parts if p.grant is not None and p.covers(data)})
 
     def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
         grades: dict[str, int] = {}
@@ -528,13 +535,3 @@ def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
         fields = {f.name: f.sensitivity for f in resource.fields.all()}
         parts.append(_part(registry, fields, grant, resource.area_field))
     return RegistryView(parts=tuple(parts)) if any(p.fields for p in parts) else None
-
-
-def tracker_for(subjects: list[str]) -> Any:
-    """The data tracker: reads of these subjects' data, without those held back for now (covert purposes)."""
-    today = timezone.localdate()
-    return (
-        DataAccess.objects.filter(subject__in=subjects)
-        .filter(Q(grant__isnull=True) | Q(grant__hold_until__isnull=True) | Q(grant__hold_until__lte=today))
-        .select_related("resource", "consumer")
-    )

@@ -23,7 +23,7 @@ from tongban.identity.permissions import Perm
 from tongban.identity.selectors import acting_codes, departments_where, staff_has_perm
 from tongban.identity.views import staff_required
 
-from . import auditlog, bulk, gateway, services
+from . import auditlog, bulk, gateway, services, tracker
 from .models import (
     Checkpoint,
     Grant,
@@ -345,37 +345,20 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def data_usage(request: HttpRequest) -> HttpResponse:
     """我的数据被谁用了: every read of the person's (or the organisation's) data through the gateway and the
     registries, except reads held back for a covert investigation until their release date."""
-    from tongban.registries.models import RegistryRead
-
     subjects = acting_codes(request)
-    shared = gateway.tracker_for(subjects)
     rows = [
         {
-            "at": a.at,
-            "who": a.consumer.name,
-            "what": a.resource.name,
-            "fields": a.fields,
-            "purpose": a.purpose,
-            "how": _("数据共享"),
+            "at": read.at,
+            "who": read.department.name if read.department else _("平台系统"),
+            "what": read.what,
+            "fields": read.fields,
+            "purpose": read.purpose,
+            "how": _("数据共享") if read.via_gateway else _("基础库查询"),
         }
-        for a in shared[:200]
+        for read in tracker.visible_reads(subjects)
     ]
-    for read in RegistryRead.objects.filter(subject__in=subjects).select_related(
-        "registry", "reader_department"
-    )[:200]:
-        rows.append(
-            {
-                "at": read.at,
-                "who": read.reader_department.name if read.reader_department else _("平台系统"),
-                "what": read.registry.name,
-                "fields": read.fields,
-                "purpose": "",
-                "how": _("基础库查询"),
-            }
-        )
-    rows.sort(key=lambda row: row["at"], reverse=True)
     return render(
         request,
         "exchange/data_usage.html",
-        {"rows": rows[:300], "subscriptions": bulk.subscriptions_covering(subjects)},
+        {"rows": rows, "subscriptions": bulk.subscriptions_covering(subjects)},
     )

@@ -41,6 +41,8 @@ class View(Protocol):
 
     def narrow(self, queryset: models.QuerySet) -> models.QuerySet: ...  # only records it may see
 
+    def grants_for(self, data: Mapping[str, Any]) -> list[int]: ...  # the grants a record is read under
+
 
 @dataclass(frozen=True)
 class _RestrictedView:
@@ -55,6 +57,9 @@ class _RestrictedView:
 
     def narrow(self, queryset: models.QuerySet) -> models.QuerySet:
         return queryset
+
+    def grants_for(self, data: Mapping[str, Any]) -> list[int]:
+        return []
 
 
 def refused_filters(registry: Registry, view: View | None, names: Iterable[str]) -> list[str]:

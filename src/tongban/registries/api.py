@@ -85,6 +85,7 @@ def _log(
     operation: str,
     fields: list[str],
     *,
+    view: access.View | None,
     query: Any,
     answer: Any,
     response: HttpResponse,
@@ -109,7 +110,7 @@ def _log(
     )
     response_hash = auditlog.digest(answer)
     with transaction.atomic():
-        RegistryRead.objects.bulk_create(
+        reads = RegistryRead.objects.bulk_create(
             [
                 RegistryRead(
                     registry=registry,
@@ -124,6 +125,15 @@ def _log(
                 for key, r in zip(keys, records, strict=True)
             ]
         )
+        if view is not None:  # the grants each record was read under, for the hold-back of covert reads
+            through = RegistryRead.grants.through
+            through.objects.bulk_create(
+                [
+                    through(registryread_id=read.pk, grant_id=grant)
+                    for read, r in zip(reads, records, strict=True)
+                    for grant in view.grants_for(access.as_dict(registry, r, full=True))
+                ]
+            )
         index = auditlog.log_append(
             "registry_read",
             {
@@ -220,6 +230,7 @@ def list_records(
         records,
         "list",
         [],
+        view=view,
         query={
             "search": search,
             "filter": filter,
@@ -268,6 +279,7 @@ def exists(
         [record] if found else [],
         "exists",
         sorted(payload.query.content),
+        view=view,
         query=payload.query.content,
         answer=answer,
         response=response,
@@ -292,6 +304,7 @@ def read(
         [record],
         "read",
         list(answer["content"]),
+        view=view,
         query=payload.query.content,
         answer=answer,
         response=response,
@@ -410,6 +423,7 @@ def read_value(
         [record],
         "read_value",
         [name],
+        view=view,
         query={"key": uuid, "field": field},
         answer=answer,
         response=response,
@@ -430,24 +444,27 @@ def read_value(
     operation_id="DPUKebab",
 )
 def personal_data_usage(request: HttpRequest, userId: str, databaseId: str) -> list[dict[str, Any]]:
+    """What the person sees of who read their data in this registry (the spec's "allows a user to see who
+    has read their personal data"), through it or through the gateway: the data tracker's selector, so a
+    read held back for a covert purpose is left out for every caller, whichever department it is."""
+    from tongban.exchange import tracker
+
     govstack_client(request)
     if not userId or len(userId) > 18:
         raise HttpError(400, "invalid userId")
     registry = Registry.objects.filter(code=databaseId).first()
     if registry is None:
         raise HttpError(404, "unknown database")
-    reads = RegistryRead.objects.filter(registry=registry, subject=userId).select_related(
-        "client__application", "reader_department"
-    )[:500]
+    reads = tracker.visible_reads([userId], registry=registry, limit=500)
     if not reads:
         raise HttpError(404, "no reads of this person's data")
     return [
         {
-            "id": str(r.pk),
+            "id": r.id,
             "readerId": r.client.application.client_id if r.client else "",
             "readerInitials": "",
-            "readerInstitutionId": r.reader_department.uscc if r.reader_department else "",
-            "readerInstitutionName": r.reader_department.name if r.reader_department else "",
+            "readerInstitutionId": r.department.uscc if r.department else "",
+            "readerInstitutionName": r.department.name if r.department else "",
             "readerApplicationName": r.client.application.name if r.client else r.mediator,
             "searchDateTime": r.at.isoformat(),
         }

@@ -218,6 +218,9 @@ class RegistryRead(models.Model):
     mediator = models.CharField(max_length=300, blank=True)
     operation = models.CharField(max_length=20)
     fields = models.JSONField(default=list)
+    # The grants the read was made under (none: the owner, or unconditional resources only): a grant held
+    # back for a covert purpose hides the read from the person until its date, as at the gateway.
+    grants = models.ManyToManyField("exchange.Grant", blank=True, related_name="+")
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

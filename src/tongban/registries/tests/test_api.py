@@ -340,3 +340,73 @@ def test_reads_carry_a_receipt_that_verifies_offline(world):
         indexes.add(bundle.json()["index"])
     assert len(indexes) == 3
     assert Client().get(read["Tongban-Receipt"], HTTP_AUTHORIZATION="Bearer forged").status_code == 401
+
+
+def test_a_covert_read_stays_out_of_the_person_s_usage_until_its_date(world, calendar):
+    """Issue 15 #8: a read through the Digital Registries API under a grant held back (暂缓告知) is neither
+    on the person's /my/data-usage/ nor in myPersonalDataUsage, whoever asks, until the hold ends; the same
+    for the gateway's reads, which myPersonalDataUsage lists too."""
+    from django.utils import timezone
+
+    from tongban.identity.models import Department
+    from tongban.identity.tests.factories import PersonFactory, UserFactory
+
+    health = Department.objects.get(code="ljs-wjw")
+    police = DepartmentFactory(code="ljs-gaj-jz", name="临江市公安局经侦支队")
+    contact = services.resource_create(
+        acting_user=None,
+        registry=world["registry"],
+        code="person-contact",
+        name="人口联系信息",
+        share_type=ShareType.CONDITIONAL,
+        fields=[("id_number", "公民身份号码", 3), ("phone", "联系电话", 4)],
+        legal_basis="《刑事诉讼法》",
+        area_field="area_code",
+    )
+    request = services.share_request_submit(
+        acting_user=None,
+        resource=contact,
+        consumer=police,
+        purpose="案件侦查",
+        legal_basis="《刑事诉讼法》第五十四条",
+        fields=["id_number", "phone"],
+    )
+    grant = services.share_request_answer(acting_user=None, share_request=request, approve=True).grant
+    services.grant_hold(
+        acting_user=None, grant=grant, hold_until=timezone.localdate() + dt.timedelta(days=90), reason="侦查"
+    )
+    investigator = token(police, "registries.read", "exchange.read")
+    by_key = {"query": {"content": {"id_number": number(3)}}}
+    read = post("/data/population/1.0/read", by_key, investigator)
+    assert read.status_code == 200 and read.json()["content"]["phone"] == "********"
+    assert list(RegistryRead.objects.get(client__department=police).grants.all()) == [grant]
+    gateway_read = Client().get(f"/api/exchange/gateway/person-contact/records/{number(3)}", **investigator)
+    assert gateway_read.status_code == 200
+
+    usage = {"userId": number(3), "databaseId": "population"}
+    for caller in (world["owner"], world["reader"], investigator):  # the owner, a third department, itself
+        asked = Client().get(f"{BASE}/data/myPersonalDataUsage", usage, **caller)
+        assert asked.status_code == 404 and asked.json()["detail"] == "no reads of this person's data"
+    citizen = UserFactory(person=PersonFactory(id_number=number(3), name="居民3"))
+    mine = Client()
+    mine.force_login(citizen)
+    page = mine.get("/my/data-usage/")
+    assert page.status_code == 200 and "还没有部门读取过您的数据。" in page.content.decode()
+    assert "经侦支队" not in page.content.decode()
+
+    # An open read by another department shows at once, beside nothing of the held ones.
+    post("/data/population/1.0/read", by_key, world["reader"])
+    listed = Client().get(f"{BASE}/data/myPersonalDataUsage", usage, **world["reader"]).json()
+    assert [r["readerInstitutionName"] for r in listed] == ["临江市卫生健康委员会"]
+    assert "临江市卫生健康委员会" in mine.get("/my/data-usage/").content.decode()
+
+    services.grant_hold(acting_user=None, grant=grant, hold_until=None, reason="")  # the hold ends
+    listed = Client().get(f"{BASE}/data/myPersonalDataUsage", usage, **world["reader"]).json()
+    assert sorted(r["readerInstitutionName"] for r in listed) == [
+        "临江市公安局经侦支队",
+        "临江市公安局经侦支队",  # its Digital Registries read and its gateway read
+        "临江市卫生健康委员会",
+    ]
+    assert {r["id"][0] for r in listed} == {"r", "g"}
+    assert mine.get("/my/data-usage/").content.decode().count("临江市公安局经侦支队") == 2
+    assert health.name in mine.get("/my/data-usage/").content.decode()
