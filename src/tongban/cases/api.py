@@ -379,10 +379,10 @@ def get_application(request: HttpRequest, fileId: str) -> dict[str, Any]:
 def update_application(request: HttpRequest, fileId: str, payload: ApplicationSubmit) -> dict[str, Any]:
     client = _client(request)
     case = _case(client, fileId)
-    if case.organisation_id and payload.applicantId == str(case.organisation.uuid):
-        applicant = case.applicant  # the organisation's case: its filer sends the correction
-    else:
-        applicant, _organisation = _applicant(payload.applicantId)
+    # The organisation's case: whichever of its current representatives authorised this system sends it
+    # (never its filer as such: a former agent's consent no longer counts). The service checks again.
+    by_organisation = case.organisation_id and payload.applicantId == str(case.organisation.uuid)
+    applicant, _organisation = _applicant(payload.applicantId, request if by_organisation else None)
     try:
         case = services.case_correct(
             applicant=applicant,

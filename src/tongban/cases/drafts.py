@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from tongban.catalog import services as catalog_services
 from tongban.catalog.models import LifeEvent, ServiceItem
 from tongban.identity.models import Organisation, User
+from tongban.identity.selectors import can_act_for, organisations_for, valid_agencies
 
 from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, Draft
@@ -35,6 +37,15 @@ def draft_key(
     return f"{target}|org:{organisation.pk if organisation else '-'}"
 
 
+def drafts_of(user: User) -> QuerySet[Draft]:
+    """The drafts ``user`` may see, continue and discard: their own, and of those made for an
+    organisation only while they may still act for it (``organisations_for``). A draft is its author's
+    work, never shown to the organisation's other representatives; a former agent's goes with the sweep."""
+    return Draft.objects.filter(applicant=user).filter(
+        Q(organisation__isnull=True) | Q(organisation__in=organisations_for(user).order_by().values("pk"))
+    )
+
+
 def draft_for(
     applicant: User,
     *,
@@ -43,7 +54,8 @@ def draft_for(
     organisation: Organisation | None = None,
 ) -> Draft | None:
     return (
-        Draft.objects.filter(applicant=applicant, key=draft_key(item, life_event, organisation))
+        drafts_of(applicant)
+        .filter(key=draft_key(item, life_event, organisation))
         .prefetch_related("documents")
         .first()
     )
@@ -75,6 +87,8 @@ def draft_save(
         raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
     if (item is None) == (life_event is None):
         raise CaseError(_("请选择要办理的事项。"))
+    if organisation is not None and not can_act_for(applicant, organisation):
+        raise CaseError(_("您不是该组织的法定代表人或有效经办人。"), code="forbidden")
     title = item.published_version.name if item is not None else life_event.name
     with transaction.atomic(durable=True):
         draft, _created = Draft.objects.select_for_update().get_or_create(
@@ -140,8 +154,18 @@ def _delete_documents(documents: list[CaseDocument]) -> None:
 
 
 def drafts_purge(*, days: int = DRAFT_DAYS) -> int:
-    """Remove drafts nobody has touched for ``days`` days; returns how many."""
-    stale = Draft.objects.filter(updated_at__lt=timezone.now() - dt.timedelta(days=days))
+    """Remove drafts nobody has touched for ``days`` days, and drafts for an organisation whose author
+    may no longer act for it (agency revoked or expired, no longer its legal representative: the
+    organisation's data and files do not stay with them); returns how many."""
+    agency = valid_agencies().filter(
+        organisation_id=OuterRef("organisation_id"), person_id=OuterRef("applicant__person_id")
+    )
+    orphaned = (
+        Q(organisation__isnull=False)
+        & ~Q(organisation__legal_representative_id=F("applicant__person_id"))
+        & ~Exists(agency)
+    )
+    stale = Draft.objects.filter(Q(updated_at__lt=timezone.now() - dt.timedelta(days=days)) | orphaned)
     count = 0
     for draft in stale.prefetch_related("documents"):
         draft_delete(draft)

@@ -21,8 +21,9 @@ from tongban.core.models import OutboxMessage
 from tongban.core.notify import queue_messages
 
 log = logging.getLogger(__name__)
-# A channel turns (case, message) into one outbox message, {"channel", "to", "text", "subject"}, or None
-# when the applicant cannot be reached that way. It never sends anything itself.
+# A channel turns (case, message, recipient) into one outbox message, {"channel", "to", "text", "subject"},
+# or None when the recipient cannot be reached that way. It never sends anything itself. The recipient is
+# whoever may act on the case now (``selectors.notice_recipients``): a former agent hears nothing more.
 Channel = Callable[..., dict[str, str] | None]
 registry: dict[str, Channel] = {}
 
@@ -36,8 +37,8 @@ def register(name: str) -> Callable[[Channel], Channel]:
 
 
 @register("sms")
-def _sms(case, message: str) -> dict[str, str] | None:
-    phone = case.applicant.phone
+def _sms(case, message: str, recipient) -> dict[str, str] | None:
+    phone = recipient.phone
     if not phone:
         return None
     text = _("【通办】您的办件%(n)s：%(m)s") % {"n": case.number, "m": message}
@@ -45,11 +46,11 @@ def _sms(case, message: str) -> dict[str, str] | None:
 
 
 @register("email")
-def _email(case, message: str) -> dict[str, str] | None:
-    if not case.applicant.email:
+def _email(case, message: str, recipient) -> dict[str, str] | None:
+    if not recipient.email:
         return None
     subject = _("办件进度 %(n)s") % {"n": case.number}
-    return {"channel": OutboxMessage.EMAIL, "to": case.applicant.email, "text": message, "subject": subject}
+    return {"channel": OutboxMessage.EMAIL, "to": recipient.email, "text": message, "subject": subject}
 
 
 def channels() -> list[str]:
@@ -71,18 +72,28 @@ def send_pending_notices(limit: int = 500) -> int:
     and retrying, is the outbox's (``core.notify.send_outbox``). Concurrent movers skip each other's rows
     on PostgreSQL."""
     from .models import CaseEvent
+    from .selectors import notice_recipients
 
     names = channels()
     with transaction.atomic():
         pending = (
-            CaseEvent.objects.filter(notice_pending=True).select_related("case__applicant").order_by("id")
+            CaseEvent.objects.filter(notice_pending=True)
+            .select_related("case__applicant", "case__organisation")
+            .order_by("id")
         )
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True, of=("self",))
+        events = list(pending[:limit])
+        recipients = notice_recipients({e.case_id: e.case for e in events}.values())
         messages, moved = [], []
-        for event in pending[:limit]:
+        for event in events:
+            recipient = recipients[event.case_id]
             try:
-                built = [registry[name](event.case, event.message) for name in names]
+                built = (
+                    [registry[name](event.case, event.message, recipient) for name in names]
+                    if recipient
+                    else []
+                )
             except Exception:  # a broken channel plugin: this notice stays pending (logged), the rest go
                 log.exception("notice for case event %s could not be built; it stays pending", event.pk)
                 continue

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from tongban.core import codes, workdays
+from tongban.identity.constants import AccountType
 from tongban.identity.models import StaffRole, User
 from tongban.identity.permissions import Perm
-from tongban.identity.selectors import staff_has_perm
+from tongban.identity.selectors import organisations_for, staff_has_perm, valid_agencies
 
 from .constants import OPEN_STATUSES, TaskStatus
 from .models import Case, CaseTask, today
@@ -22,11 +24,73 @@ QUEUES = {
 }
 
 
+def applicant_cases(user: User) -> QuerySet[Case]:
+    """The one rule for the applicant side: the cases ``user`` may see and act on now (view, correct,
+    upload, withdraw, and whatever comes next). Their own cases filed for themself, and every case of an
+    organisation they may act for today (``organisations_for``: its legal representative in the current
+    data, or an agent whose authorisation is neither revoked nor expired), whoever filed it. The filer of an
+    organisation's case loses it with the agency; a new representative gains it. Sub-cases included."""
+    if not user.is_authenticated or not user.is_public or user.person_id is None:
+        return Case.objects.none()
+    return Case.objects.filter(
+        Q(organisation__isnull=True, applicant=user)
+        | Q(organisation__in=organisations_for(user).order_by().values("pk"))
+    )
+
+
+def applicant_may_act(user: User, case: Case) -> bool:
+    return applicant_cases(user).filter(pk=case.pk).exists()
+
+
+def notice_recipients(cases: Iterable[Case]) -> dict[int, User | None]:
+    """Case id -> the account told about the case: the filer while ``applicant_cases`` still gives it to
+    them; for an organisation's case whose filer may no longer act for it, the account of its legal
+    representative in the current data (None when they have none). Two queries for any number of cases."""
+    cases = list(cases)
+    org_cases = [c for c in cases if c.organisation_id is not None]
+    agencies = set(
+        valid_agencies()
+        .filter(organisation_id__in={c.organisation_id for c in org_cases})
+        .values_list("organisation_id", "person_id")
+    )
+
+    def filer_may_act(case: Case) -> bool:
+        person_id = case.applicant.person_id
+        return (
+            case.applicant.is_active
+            and person_id is not None
+            and (
+                case.organisation.legal_representative_id == person_id
+                or (case.organisation_id, person_id) in agencies
+            )
+        )
+
+    orphans = [c for c in org_cases if not filer_may_act(c)]
+    representatives = {
+        u.person_id: u
+        for u in User.objects.filter(
+            person_id__in={c.organisation.legal_representative_id for c in orphans},
+            account_type=AccountType.PUBLIC,
+            is_active=True,
+        )
+    }
+    result: dict[int, User | None] = {c.pk: c.applicant for c in cases}
+    for case in orphans:
+        result[case.pk] = representatives.get(case.organisation.legal_representative_id)
+    return result
+
+
 def cases_of(user: User, organisation=None) -> QuerySet[Case]:
-    qs = Case.objects.filter(parent__isnull=True).select_related("department", "item_version", "life_event")
+    """The applicant's list: the cases filed for themself, or, while acting for an organisation, that
+    organisation's (both within ``applicant_cases``)."""
+    qs = (
+        applicant_cases(user)
+        .filter(parent__isnull=True)
+        .select_related("department", "item_version", "life_event")
+    )
     if organisation is not None:
         return qs.filter(organisation=organisation)
-    return qs.filter(applicant=user, organisation__isnull=True)
+    return qs.filter(organisation__isnull=True)
 
 
 def staff_departments(user: User) -> dict[int, set[str]]:

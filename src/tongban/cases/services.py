@@ -44,6 +44,7 @@ from .constants import (
 )
 from .documents import DocumentError, document_store
 from .models import Case, CaseDocument, CaseEvent, CaseNumberCounter, CaseTask, today
+from .selectors import applicant_may_act
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # What a person grants a system that files applications for them (the OIDC consent page names it).
@@ -1136,6 +1137,35 @@ def _refresh_parent(parent_id: int) -> None:
 # ---- applicant actions ---------------------------------------------------------------------------------
 
 
+def applicant_refused(user: User, request: HttpRequest | None, action: str, case: Case) -> None:
+    """The trace of a refused applicant-side attempt on a case ``user`` may not act on (a former agent's
+    on the organisation's case, say); written outside any rolled-back transaction."""
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        acting_user=user,
+        request=request,
+        department=case.department,
+        outcome=AuditOutcome.FAILURE,
+        target=case,
+        extra_data={"action": action, "reason": "not_applicant", "case": case.number},
+    )
+
+
+def _check_applicant_access(
+    user: User, case: Case, request: HttpRequest | None, action: str, *, client: SystemClient | None = None
+) -> None:
+    """Refuse, with an audit trace that is not rolled back, unless ``user`` may act on the case now: the
+    filer of their own case, or whoever may act for the case's organisation today (never a filer whose
+    agency was revoked or has expired)."""
+    if applicant_may_act(user, case):
+        return
+    if client is not None:
+        _client_refused(client, request, action, "not_applicant", applicant=user, target=case)
+    else:
+        applicant_refused(user, request, action, case)
+    raise CaseError(_("这不是您的办件。"), code="forbidden")
+
+
 def case_correct(
     *,
     applicant: User,
@@ -1147,7 +1177,8 @@ def case_correct(
 ) -> Case:
     """The applicant sends everything asked for; the paused step reopens and the clock resumes, with the
     working days spent waiting added to the deadlines. ``client``: another system sends it for the
-    applicant, with their live authorisation (as for case_submit), for a case of its own department."""
+    applicant, with their live authorisation (as for case_submit), for a case of its own department.
+    ``applicant``: whoever sends it, who must be allowed the case now (``selectors.applicant_cases``)."""
     if client is not None:
         if case.department_id != client.department_id:
             _client_refused(client, request, "case_correct", "other_department", target=case)
@@ -1155,10 +1186,9 @@ def case_correct(
         if not client_has_consent(user=applicant, client=client, scope=CONSENT_SCOPE):
             _client_refused(client, request, "case_correct", "no_consent", applicant=applicant, target=case)
             raise CaseError(_no_consent(), code="forbidden")
+    _check_applicant_access(applicant, case, request, "case_correct", client=client)
     with transaction.atomic(durable=True):
         case = Case.objects.select_for_update(of=("self",)).select_related("item_version").get(pk=case.pk)
-        if case.applicant_id != applicant.pk:
-            raise CaseError(_("这不是您的办件。"), code="forbidden")
         if case.status != CaseStatus.CORRECTION:
             raise CaseConflict()
         data = {
@@ -1202,11 +1232,11 @@ def case_correct(
 def case_withdraw(
     *, applicant: User, case: Case, reason: str = "", request: HttpRequest | None = None
 ) -> Case:
-    """Before a decision, the applicant may withdraw (a bundle withdraws all its open sub-cases)."""
+    """Before a decision, the applicant may withdraw (a bundle withdraws all its open sub-cases).
+    ``applicant``: whoever withdraws, who must be allowed the case now (``selectors.applicant_cases``)."""
+    _check_applicant_access(applicant, case, request, "case_withdraw")
     with transaction.atomic(durable=True):
         case = Case.objects.select_for_update().get(pk=case.pk)
-        if case.applicant_id != applicant.pk:
-            raise CaseError(_("这不是您的办件。"), code="forbidden")
         if case.status not in WITHDRAWABLE_STATUSES:
             raise CaseError(_("已作出决定或已结束的办件不能撤回。"), code="conflict")
         targets = (

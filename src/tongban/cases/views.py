@@ -30,7 +30,7 @@ from .constants import (
     TaskStatus,
 )
 from .forms import answers_from_post, fields
-from .models import Case, CaseDocument, CaseEvent, CaseTask, Draft
+from .models import Case, CaseDocument, CaseEvent, CaseTask
 
 
 def _uploads(request: HttpRequest) -> dict:
@@ -194,7 +194,7 @@ def review_life_event(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def draft_discard(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = get_object_or_404(Draft, pk=draft_id, applicant=request.user)
+    draft = get_object_or_404(drafts.drafts_of(request.user), pk=draft_id)
     drafts.draft_delete(draft)
     messages.success(request, _("草稿已删除。"))
     return redirect("cases:mine")
@@ -205,28 +205,38 @@ def my_cases(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.cases_of(request.user, request.acting_organisation), 20).get_page(
         request.GET.get("page")
     )
-    saved = Draft.objects.filter(applicant=request.user).select_related("item", "life_event")
+    saved = drafts.drafts_of(request.user).select_related("item", "life_event")
     return render(request, "cases/mine.html", {"page": page, "drafts": saved})
 
 
-def _my_case(request: HttpRequest, number: str) -> Case:
-    case = get_object_or_404(
-        Case.objects.select_related("item_version", "department", "life_event"), number=number
+def _my_case(request: HttpRequest, number: str, action: str) -> Case:
+    """The case for the applicant pages when ``selectors.applicant_cases`` allows it, else 404 as for a
+    number that does not exist (nobody learns that someone else's case is there); a refusal on a case
+    that exists is in the audit trail."""
+    case = (
+        selectors.applicant_cases(request.user)
+        .select_related("item_version", "department", "life_event", "organisation")
+        .filter(number=number)
+        .first()
     )
-    if case.applicant_id != request.user.pk:
+    if case is None:
+        other = Case.objects.filter(number=number).select_related("department").first()
+        if other is not None:
+            services.applicant_refused(request.user, request, action, other)
         raise Http404
     return case
 
 
 @login_required
 def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
-    case = _my_case(request, number)
+    case = _my_case(request, number, "view")
     subs = list(case.sub_cases.select_related("department").order_by("id"))
     correcting = [c for c in [case, *subs] if c.status == CaseStatus.CORRECTION and c.item_version_id]
     correction_forms = []
     for c in correcting:
         schema = c.item_version.form_schema
-        known = services.prefill(schema, request.user, request.acting_organisation)
+        # The case's organisation, whatever the session acts for: the case is the organisation's.
+        known = services.prefill(schema, request.user, case.organisation)
         correction_forms.append((c, fields(schema, {**c.answers, **known}, {}, set(known))))
     left, level = services.deadline_state(case)
     return render(
@@ -250,7 +260,7 @@ def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def my_case_correct(request: HttpRequest, number: str) -> HttpResponse:
-    case = _my_case(request, number)
+    case = _my_case(request, number, "correct")
     if case.status != CaseStatus.CORRECTION or case.item_version_id is None:
         messages.error(request, _("该办件不需要补正。"))
         return redirect("cases:mine_detail", number=(case.parent or case).number)
@@ -269,7 +279,7 @@ def my_case_correct(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def my_case_withdraw(request: HttpRequest, number: str) -> HttpResponse:
-    case = _my_case(request, number)
+    case = _my_case(request, number, "withdraw")
     try:
         services.case_withdraw(
             applicant=request.user, case=case, reason=request.POST.get("reason", ""), request=request

@@ -23,16 +23,22 @@ def acting_codes(request: HttpRequest) -> list[str]:
     return [person.id_number] if person is not None else []
 
 
-def organisations_for(user: User) -> QuerySet[Organisation]:
-    """Organisations the user may act for today: as legal representative or valid agent."""
-    if user.person_id is None:
-        return Organisation.objects.none()
-    today = timezone.localdate()
-    agent_orgs = (
-        OrganisationAgent.objects.filter(person_id=user.person_id, revoked_at__isnull=True)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
-        .values("organisation_id")
+def valid_agencies(on: dt.date | None = None) -> QuerySet[OrganisationAgent]:
+    """Agents' authorisations in force on a day (today): not revoked, not past their end date. An agent
+    holds no narrower scope: a valid authorisation covers everything done for the organisation."""
+    day = on or timezone.localdate()
+    return OrganisationAgent.objects.filter(revoked_at__isnull=True).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=day)
     )
+
+
+def organisations_for(user: User) -> QuerySet[Organisation]:
+    """Organisations the user may act for today: as legal representative (the current data) or valid
+    agent. The one rule of representation: the acting switch, cases, drafts, licences and notices follow
+    it, so a revoked or expired agency ends at once everywhere."""
+    if user.person_id is None or not user.is_active:
+        return Organisation.objects.none()
+    agent_orgs = valid_agencies().filter(person_id=user.person_id).values("organisation_id")
     return Organisation.objects.filter(
         Q(legal_representative_id=user.person_id) | Q(pk__in=agent_orgs)
     ).order_by("name")
@@ -40,6 +46,15 @@ def organisations_for(user: User) -> QuerySet[Organisation]:
 
 def can_act_for(user: User, organisation: Organisation) -> bool:
     return organisations_for(user).filter(pk=organisation.pk).exists()
+
+
+def holder_codes_for(user: User) -> list[str]:
+    """The codes of everyone the user may act for now: their own ID number, and the credit code of each
+    organisation of ``organisations_for`` (whose licences they may manage)."""
+    person = getattr(user, "person", None) if user.is_authenticated else None
+    if person is None:
+        return []
+    return [person.id_number, *organisations_for(user).values_list("uscc", flat=True)]
 
 
 def represented_with_agents(user: User) -> list[Organisation]:
@@ -146,12 +161,7 @@ def client_consent_for_organisation(
     """Who authorised ``client``'s department's systems for ``scope`` on behalf of ``organisation``: the
     account of its legal representative or of a valid agent (the delegations the platform knows) with a
     live authorisation, the most recent first; None when nobody did."""
-    today = timezone.localdate()
-    agents = (
-        OrganisationAgent.objects.filter(organisation=organisation, revoked_at__isnull=True)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
-        .values("person_id")
-    )
+    agents = valid_agencies().filter(organisation=organisation).values("person_id")
     tokens = (
         _live_authorisations(client, scope)
         .filter(Q(user__person_id=organisation.legal_representative_id) | Q(user__person_id__in=agents))

@@ -335,7 +335,8 @@ def organisation_register_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def agent_grant_view(request: HttpRequest, org_uuid: str) -> HttpResponse:
-    org = get_object_or_404(Organisation, uuid=org_uuid)
+    # Only its legal representative in the current data sees the page: to anyone else it does not exist.
+    org = get_object_or_404(Organisation, uuid=org_uuid, legal_representative_id=request.user.person_id or 0)
     form = AgentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

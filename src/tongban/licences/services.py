@@ -23,6 +23,7 @@ from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, User
 from tongban.identity.permissions import Perm
+from tongban.identity.selectors import holder_codes_for
 from tongban.identity.services import require_perm
 
 from .constants import FORMAT, Algorithm, HolderCodeType, LicenceStatus
@@ -654,6 +655,24 @@ def shown_licence(token: str, *, viewer: str = "") -> Licence:
     return licence
 
 
+def _check_holder_access(
+    user: User, licence: Licence, request: HttpRequest | None, action: str, **extra: Any
+) -> None:
+    """Refuse, audited, unless ``user`` may act now for the licence's holder: the person themself, or the
+    organisation's legal representative or valid agent (``holder_codes_for``)."""
+    if licence.holder_code in holder_codes_for(user):
+        return
+    audit_record(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        acting_user=user,
+        request=request,
+        target=licence,
+        outcome=AuditOutcome.FAILURE,
+        extra_data={"action": action, **extra},
+    )
+    raise LicenceError(_("您不是该证照的持证人或其法定代表人、有效经办人。"))
+
+
 def share_create(
     *,
     holder: User,
@@ -674,6 +693,7 @@ def share_create(
         problems["days"] = _("有效期为 1 至 30 天。")
     if problems:
         raise LicenceError(_("分享信息不完整。"), problems=problems)
+    _check_holder_access(holder, licence, request, "share_create")
     with transaction.atomic(durable=True):
         share = LicenceShare.objects.create(
             token=secrets.token_urlsafe(24),
@@ -695,11 +715,12 @@ def share_create(
 
 def share_revoke(*, holder: User, share: LicenceShare, request: HttpRequest | None = None) -> bool:
     """The holder withdraws a share: its link stops working at once. False when it was already withdrawn
-    (nothing changes and nothing is recorded)."""
-    if share.created_by_id != holder.pk:
-        raise LicenceError(_("只能撤回自己创建的分享。"))
+    (nothing changes and nothing is recorded). ``holder``: whoever may act for the licence's holder now
+    (the person, or the organisation's legal representative or valid agent, ``holder_codes_for``), whoever
+    made the share: a former agent cannot, the representative can withdraw what a former agent shared."""
+    _check_holder_access(holder, share.licence, request, "share_revoke", share=share.pk)
     with transaction.atomic(durable=True):
-        revoked = LicenceShare.objects.filter(pk=share.pk, created_by=holder, revoked_at__isnull=True).update(
+        revoked = LicenceShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
         if revoked:

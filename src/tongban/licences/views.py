@@ -189,7 +189,9 @@ def wallet_share(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def wallet_share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
-    share = get_object_or_404(LicenceShare, pk=share_id, created_by=request.user)
+    # Whoever acts now for the licence's holder, whoever made the share (a former agent's included).
+    share = get_object_or_404(LicenceShare.objects.select_related("licence"), pk=share_id)
+    _my_licence(request, share.licence_id)
     if services.share_revoke(holder=request.user, share=share, request=request):
         messages.success(request, _("已撤回分享。"))
     else:
