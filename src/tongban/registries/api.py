@@ -8,12 +8,10 @@ read of a record is logged for myPersonalDataUsage."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import EmptyPage, Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema
@@ -22,8 +20,8 @@ from ninja.errors import HttpError
 from tongban.identity.api import ClientScope, govstack_client
 from tongban.identity.models import SystemClient
 
-from . import access, services
-from .models import Registry, RegistryKind, RegistryRead
+from . import access, reads, services
+from .models import Registry, RegistryKind
 
 router = Router(tags=["GovStack Digital Registries BB"])
 READ, WRITE = ClientScope("registries.read"), ClientScope("registries.write")
@@ -91,13 +89,13 @@ def _log(
     response: HttpResponse,
 ) -> None:
     """Each record read for the person's data-usage view, and the call in the Merkle audit log (keys
-    hashed: no personal data in the log), in one transaction. The answer's receipt goes in headers, as the
-    body is GovStack's (``Tongban-Log-Index``, ``Tongban-Request-Hash``, ``Tongban-Response-Hash``,
-    ``Tongban-Receipt``: where the inclusion proof is served once the next checkpoint is signed)."""
+    hashed: no personal data in the log), in one transaction (``reads.log_reads``, as for staff reads).
+    The answer's receipt goes in headers, as the body is GovStack's (``Tongban-Log-Index``,
+    ``Tongban-Request-Hash``, ``Tongban-Response-Hash``, ``Tongban-Receipt``: where the inclusion proof is
+    served once the next checkpoint is signed)."""
     from tongban.exchange import auditlog
 
     client: SystemClient = request.auth
-    keys = [str(access.as_dict(registry, r, full=True)[registry.key_field]) for r in records]
     request_hash = auditlog.digest(
         {
             "client": client.application.client_id,
@@ -109,46 +107,18 @@ def _log(
         }
     )
     response_hash = auditlog.digest(answer)
-    with transaction.atomic():
-        reads = RegistryRead.objects.bulk_create(
-            [
-                RegistryRead(
-                    registry=registry,
-                    record_key=key,
-                    subject=access.subject_of(registry, r),
-                    client=client,
-                    reader_department=client.department,
-                    mediator=request.mediator_client[:300],
-                    operation=operation,
-                    fields=fields,
-                )
-                for key, r in zip(keys, records, strict=True)
-            ]
-        )
-        if view is not None:  # the grants each record was read under, for the hold-back of covert reads
-            through = RegistryRead.grants.through
-            through.objects.bulk_create(
-                [
-                    through(registryread_id=read.pk, grant_id=grant)
-                    for read, r in zip(reads, records, strict=True)
-                    for grant in view.grants_for(access.as_dict(registry, r, full=True))
-                ]
-            )
-        index = auditlog.log_append(
-            "registry_read",
-            {
-                "registry": registry.code,
-                "operation": operation,
-                "client": client.application.client_id,
-                "consumer": client.department.code,
-                "mediator": request.mediator_client[:300],
-                "records": len(keys),
-                "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
-                "fields": fields,
-                "request": request_hash,
-                "response": response_hash,
-            },
-        )
+    index = reads.log_reads(
+        kind="registry_read",
+        registry=registry,
+        records=records,
+        operation=operation,
+        fields=fields,
+        view=view,
+        department=client.department,
+        client=client,
+        mediator=request.mediator_client,
+        entry={"request": request_hash, "response": response_hash},
+    )
     response["Tongban-Log-Index"] = str(index)
     response["Tongban-Request-Hash"] = request_hash
     response["Tongban-Response-Hash"] = response_hash

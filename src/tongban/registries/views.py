@@ -12,11 +12,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tongban.core.http import safe_next
-from tongban.identity.permissions import Perm
+from tongban.identity.models import Department, StaffRole
+from tongban.identity.permissions import ROLE_PERMISSIONS, Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
 from tongban.identity.views import staff_required
 
-from . import quality, services
+from . import access, quality, reads, services
 from .models import QualityIssue, QualityRun, Registry
 
 
@@ -122,30 +123,57 @@ def load_page(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.DATA_VIEW)
 def record_page(request: HttpRequest, code: str) -> HttpResponse:
-    """Look a record up by key: its current values (restricted fields for the owner only) and its full
-    change history. Every look-up is logged like an API read, for the person's data-usage record."""
-    from . import access
+    """Look a record up by key. Staff of the owning department see every field and the change history;
+    staff of any other department read through their department's grants, as its systems do (the fields
+    the catalogue releases to it, masked as granted, no history). Every look-up is recorded like a
+    Digital Registries API read: in the person's data-usage record and the Merkle audit log."""
     from .models import RecordChange
 
     registry = get_object_or_404(Registry.objects.select_related("owner"), code=code)
     key = request.GET.get("key", "").strip()[:120]
+    department, view = _reader(request, registry)
+    context = {"registry": registry, "key": key, "content": None, "history": [], "shared": view is not None}
+    if department is None or (view is None and department.pk != registry.owner_id):
+        context["refused"] = _("该库没有向本部门共享任何数据。如因履职需要，请在资源目录中提交共享申请。")
+        return render(request, "registries/record.html", context, status=403)
     record = access.by_key(registry, key) if key else None
-    owner = staff_has_perm(request.user, Perm.DATA_VIEW, registry.owner)
-    content = access.as_dict(registry, record, full=owner) if record is not None else None
     if record is not None:
-        _log_staff_read(request, registry, record, key, content)
-    history = RecordChange.objects.filter(registry=registry, key=key).order_by("-at")[:50] if key else []
-    return render(
-        request,
-        "registries/record.html",
-        {
-            "registry": registry,
-            "key": key,
-            "content": content,
-            "history": history,
-            "registries": Registry.objects.all(),
-        },
-    )
+        data = access.as_dict(registry, record, full=True)
+        content = data if view is None else view.show(data)
+        if content:  # a record outside the department's grants is not there for it
+            context["content"] = content
+            reads.log_reads(
+                kind="staff_read",
+                registry=registry,
+                records=[record],
+                operation="staff_view",
+                fields=list(content),
+                view=view,
+                department=department,
+                mediator=f"staff:{request.user.username}",
+                entry={"staff": request.user.pk},
+            )
+    if key and view is None:
+        context["history"] = RecordChange.objects.filter(registry=registry, key=key).order_by("-at")[:50]
+    return render(request, "registries/record.html", context)
+
+
+def _reader(request: HttpRequest, registry: Registry) -> tuple[Department | None, access.View | None]:
+    """The department a staff member reads the registry for, and what it may see (None: everything).
+    The owning department, if they hold a data role in it; else the first (by code) of the departments
+    where they hold a role that reads data, through the sharing catalogue (``access.sharing_policy``)."""
+    roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.DATA_VIEW in perms]
+    departments = [
+        r.department
+        for r in StaffRole.objects.filter(user=request.user, role__in=roles, department__is_active=True)
+        .select_related("department")
+        .order_by("department__code")
+    ]
+    if any(d.pk == registry.owner_id for d in departments):
+        return registry.owner, None
+    if not departments:
+        return None, None
+    return departments[0], access.sharing_policy(registry, departments[0].pk)
 
 
 @staff_required(Perm.DATA_MANAGE)
@@ -160,40 +188,3 @@ def run_now(request: HttpRequest, code: str) -> HttpResponse:
     quality_run.delay(registry.pk)
     messages.success(request, _("已开始检查“%(r)s”，完成后得分会更新。") % {"r": registry.name})
     return redirect("registries:dashboard")
-
-
-def _log_staff_read(
-    request: HttpRequest, registry: Registry, record: object, key: str, content: dict
-) -> None:
-    """The person's data-usage record and the Merkle audit log get the read together (no personal data in
-    the log: the key is hashed)."""
-    import hashlib
-
-    from django.db import transaction
-
-    from tongban.exchange import auditlog
-
-    from . import access
-    from .models import RegistryRead
-
-    department = next(iter(departments_where(request.user, Perm.DATA_VIEW)), None)
-    with transaction.atomic():
-        RegistryRead.objects.create(
-            registry=registry,
-            record_key=key,
-            subject=access.subject_of(registry, record),
-            reader_department=department,
-            mediator=f"staff:{request.user.username}"[:300],
-            operation="staff_view",
-            fields=list(content),
-        )
-        auditlog.log_append(
-            "staff_read",
-            {
-                "registry": registry.code,
-                "key": hashlib.sha256(key.encode()).hexdigest(),
-                "staff": request.user.pk,
-                "department": department.code if department else None,
-                "fields": list(content),
-            },
-        )

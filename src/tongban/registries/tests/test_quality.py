@@ -270,8 +270,21 @@ def test_record_page_shows_values_and_history(registries):
     assert "改名" in page and "居民3 → 改名" in page and "户籍窗口" in page and "13900000000" in page
     outsider = Client()
     login_staff(outsider, other)
+    refused = outsider.get("/staff/registries/population/", {"key": pid(3)})
+    assert refused.status_code == 403 and "该库没有向本部门共享任何数据" in refused.content.decode()
+    from tongban.exchange import services as exchange
+    from tongban.exchange.models import ShareType
+
+    exchange.resource_create(
+        acting_user=None,
+        registry=population,
+        code="person-names",
+        name="人口姓名",
+        share_type=ShareType.UNCONDITIONAL,
+        fields=[("id_number", "公民身份号码", 1), ("name", "姓名", 2)],
+    )
     page = outsider.get("/staff/registries/population/", {"key": pid(3)}).content.decode()
-    assert "改名" in page and "13900000000" not in page  # restricted: the owner only
+    assert "改名" in page and "13900000000" not in page and "户籍窗口" not in page  # as the catalogue shares
     assert RegistryRead.objects.filter(record_key=pid(3), operation="staff_view").count() == 2
 
 
