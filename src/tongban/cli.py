@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(audit_offline(argv[3:]))
     default_settings = (
-        "tongban.settings.demo" if command in {"demo", "demo_totp"} else "tongban.settings.production"
+        "tongban.settings.demo"
+        if command in {"demo", "demo_totp", "demo_sms"}
+        else "tongban.settings.production"
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings)
     from django.core.management import execute_from_command_line

@@ -10,6 +10,7 @@ class AuditEventType(models.TextChoices):
     SECOND_FACTOR_FAILED = "second_factor_failed", _("动态口令错误")
     SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _("绑定动态口令")
     REGISTERED = "registered", _("注册账号")
+    REGISTRATION_REQUESTED = "registration_requested", _("申请注册（短信验证码）")
     PASSWORD_CHANGED = "password_changed", _("修改密码")
     PASSWORD_RESET_REQUESTED = "password_reset_requested", _("申请重置密码")
     PASSWORD_RESET = "password_reset", _("重置密码")

@@ -54,6 +54,8 @@ class TokenForm(forms.Form):
 
 
 class RegisterForm(forms.Form):
+    """Step 1 of registration: who, and the phone the SMS code goes to."""
+
     name = forms.CharField(
         label=_("姓名"), max_length=60, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
@@ -61,17 +63,32 @@ class RegisterForm(forms.Form):
     phone = forms.CharField(
         label=_("手机号码"),
         max_length=11,
+        help_text=_("我们将向该手机发送短信验证码。"),
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+
+class RegisterVerifyForm(forms.Form):
+    """Step 2: the SMS code and the password."""
+
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
     password = forms.CharField(
         label=_("设置密码"),
         strip=False,
+        max_length=128,
         help_text=_("至少10位，不要只用数字，不要与姓名或证件号相近。"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
         label=_("再次输入密码"),
         strip=False,
+        max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 

@@ -324,3 +324,29 @@ class SystemClient(models.Model):
     @property
     def scope_set(self) -> set[str]:
         return set(self.allowed_scopes.split())
+
+
+class SmsCode(models.Model):
+    """A one-time code sent by SMS to prove that whoever asked holds the phone. Only a keyed hash of the
+    code is kept; it is bound to what it was asked for (``subject``: a keyed hash of, for a registration,
+    the ID number and name), expires, and dies after a few wrong tries or once a newer code is sent."""
+
+    REGISTER = "register"
+    PURPOSES = [(REGISTER, _("注册账号"))]
+
+    phone = models.CharField(_("手机号码"), max_length=20)
+    purpose = models.CharField(_("用途"), max_length=20, choices=PURPOSES)
+    subject = models.CharField(_("用于"), max_length=64)
+    code_hash = models.CharField(_("验证码摘要"), max_length=64)
+    created_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("失效时间"))
+    attempts = models.PositiveSmallIntegerField(_("错误次数"), default=0)
+    used_at = models.DateTimeField(_("使用或作废时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [models.Index(fields=["phone", "purpose", "subject"], name="sms_code_lookup")]
+
+    def __str__(self) -> str:
+        return f"{codes.mask_phone(self.phone)} · {self.get_purpose_display()}"

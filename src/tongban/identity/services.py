@@ -9,6 +9,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -24,11 +25,21 @@ from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.notify import send_sms
 from tongban.core.services import audit_record
 
-from . import selectors
+from . import selectors, sources, verification
 from .backends import PHONE_RE, find_account
 from .constants import AccountType, OrganisationType, RealNameLevel, StaffRoleName
 from .errors import IdentityError, NotPermitted
-from .models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, SystemClient, User
+from .models import (
+    Area,
+    Department,
+    Organisation,
+    OrganisationAgent,
+    Person,
+    SmsCode,
+    StaffRole,
+    SystemClient,
+    User,
+)
 from .permissions import PLATFORM_ONLY_ROLES, Perm
 
 
@@ -60,38 +71,210 @@ def _validate_password(password: str, user: User) -> None:
         raise IdentityError(" ".join(exc.messages), field="password") from None
 
 
-@transaction.atomic(durable=True)
-def person_register(
-    *, name: str, id_number: str, phone: str, password: str, request: HttpRequest | None = None
-) -> User:
-    """A citizen opens an account (self-declared real-name level until verified)."""
+# ---- registration --------------------------------------------------------------------------------------
+# Two steps. registration_request checks the form and sends one SMS to the phone: a code when the phone and
+# the ID number are both free, otherwise a notice saying why not; the page answers the same in every case,
+# so it tells nobody whether an ID number has an account or a phone is bound. person_register then takes
+# the code (which proves the phone) and opens the account. A new account is self-declared unless the
+# population registry holds the same name and that very phone for the ID number; it never takes over a
+# level recorded for the person before (the review's 线下当面核验 taken over by a stranger).
+
+
+def _already_held() -> IdentityError:
+    return IdentityError(
+        _(
+            "注册未完成：该公民身份号码或手机号码已有账号。如是本人，请在登录页点“忘记密码”用原手机号找回；"
+            "原手机号已停用的，请携带身份证到政务服务大厅找回账号。"
+        ),
+        code="duplicate",
+    )
+
+
+def _registration_subject(number: str, name: str) -> str:
+    return verification.subject_digest(SmsCode.REGISTER, number, name)
+
+
+def _account_holding(number: str) -> User | None:
+    return User.objects.filter(Q(username=number) | Q(person__id_number=number)).first()
+
+
+def _name_refused(person: Person | None, number: str, name: str) -> bool:
+    """The name does not go with the ID number, as the platform or the population registry knows it (or
+    the registry says the person is not living)."""
+    if person is not None and person.name != name:
+        return True
+    registered = sources.registered_person(number)
+    return registered is not None and (registered.name != name or not registered.living)
+
+
+def _registry_level(number: str, name: str, phone: str) -> RealNameLevel:
+    """经人口库核验 when the registry holds this name and this phone for the ID number (the phone having just
+    been proven by an SMS code); otherwise self-declared."""
+    registered = sources.registered_person(number)
+    if registered is not None and registered.living and registered.name == name and registered.phone == phone:
+        return RealNameLevel.REGISTRY_VERIFIED
+    return RealNameLevel.SELF_DECLARED
+
+
+def registration_request(*, name: str, id_number: str, phone: str, request: HttpRequest | None = None) -> str:
+    """Step 1: send the SMS (a code, or a notice why there is none). Returns the masked phone for the page,
+    which says the same whatever the case. Only malformed input and the rate limits are refused here."""
     name = _clean_name(name)
     number = _parse_id_number(id_number)
     phone = _clean_phone(phone)
-    if User.objects.filter(username=number).exists():
-        raise IdentityError(
-            _("该公民身份号码已注册账号，请直接登录或找回密码。"), field="id_number", code="duplicate"
-        )
+    verification.sms_code_throttle(phone=phone, request=request)
+    verification.sms_send(_registration_request(name=name, number=number, phone=phone, request=request))
+    return codes.mask_phone(phone)
+
+
+@transaction.atomic(durable=True)
+def _registration_request(
+    *, name: str, number: str, phone: str, request: HttpRequest | None
+) -> list[tuple[str, str]]:
+    messages: list[tuple[str, str]] = []
+    holder = _account_holding(number)
     if User.objects.filter(phone=phone).exists():
-        raise IdentityError(_("该手机号码已绑定其他账号。"), field="phone", code="duplicate")
-    person = Person.objects.filter(id_number=number).first()
-    if person is not None and person.name != name:
-        raise IdentityError(_("姓名与公民身份号码不一致。"), field="name", code="mismatch")
+        outcome = "phone_bound"
+        messages.append(
+            (
+                phone,
+                _(
+                    "【通办】有人正在用本手机号注册通办账号。本手机号已绑定通办账号，不能再注册新账号；"
+                    "可直接登录，忘记密码可在登录页找回。如非本人操作，请忽略本短信。"
+                ),
+            )
+        )
+    elif holder is not None:
+        outcome = "id_number_held"
+        messages.append(
+            (
+                phone,
+                _(
+                    "【通办】您填写的公民身份号码已注册通办账号，不能重复注册。如是本人，请在登录页点"
+                    "“忘记密码”用原手机号找回；原手机号已停用的，请携带身份证到政务服务大厅找回账号。"
+                ),
+            )
+        )
+        if holder.phone and holder.phone != phone:
+            messages.append(
+                (
+                    holder.phone,
+                    _(
+                        "【通办】有人尝试用您的公民身份号码注册新的通办账号，已被拒绝。"
+                        "如非本人操作，请留意账号安全。"
+                    ),
+                )
+            )
+    elif _name_refused(Person.objects.filter(id_number=number).first(), number, name):
+        outcome = "name_refused"
+        messages.append(
+            (
+                phone,
+                _(
+                    "【通办】您填写的姓名与公民身份号码未通过核验，未发送注册验证码。请核对后重新注册，"
+                    "或携带身份证到政务服务大厅办理。"
+                ),
+            )
+        )
+    else:
+        outcome = "code_sent"
+        code = verification.sms_code_issue(
+            phone=phone, purpose=SmsCode.REGISTER, subject=_registration_subject(number, name)
+        )
+        minutes = int(verification.CODE_TTL.total_seconds() // 60)
+        messages.append(
+            (
+                phone,
+                _("【通办】您正在注册通办账号，验证码%(code)s，%(minutes)d分钟内有效。请勿将验证码告诉他人。")
+                % {"code": code, "minutes": minutes},
+            )
+        )
+    audit_record(
+        event_type=AuditEventType.REGISTRATION_REQUESTED,
+        request=request,
+        actor_label=codes.mask_id_number(number),
+        outcome=AuditOutcome.SUCCESS if outcome == "code_sent" else AuditOutcome.FAILURE,
+        extra_data={"phone": codes.mask_phone(phone), "outcome": outcome},
+    )
+    return messages
+
+
+def person_register(
+    *,
+    name: str,
+    id_number: str,
+    phone: str,
+    password: str,
+    code: str,
+    request: HttpRequest | None = None,
+) -> User:
+    """Step 2: the SMS code proves the phone; the account opens, self-declared unless the population
+    registry confirms name and phone (see _registry_level)."""
+    name = _clean_name(name)
+    number = _parse_id_number(id_number)
+    phone = _clean_phone(phone)
     user = User(username=number, account_type=AccountType.PUBLIC, display_name=name, phone=phone)
-    _validate_password(password, user)
+    _validate_password(password, user)  # before the code is tried: a weak password costs no try
+    user.set_password(password)
+    result = _person_register(user=user, name=name, number=number, phone=phone, code=code, request=request)
+    if isinstance(result, IdentityError):
+        raise result
+    return result
+
+
+@transaction.atomic(durable=True)
+def _person_register(
+    *, user: User, name: str, number: str, phone: str, code: str, request: HttpRequest | None
+) -> User | IdentityError:
+    taken = verification.sms_code_take(
+        phone=phone, purpose=SmsCode.REGISTER, subject=_registration_subject(number, name), code=code
+    )
+    if not taken:
+        # Returned, not raised: the wrong try must commit. The same words whether or not a code was sent.
+        audit_record(
+            event_type=AuditEventType.REGISTERED,
+            request=request,
+            actor_label=codes.mask_id_number(number),
+            outcome=AuditOutcome.FAILURE,
+            extra_data={"phone": codes.mask_phone(phone), "reason": "sms_code"},
+        )
+        return IdentityError(
+            _("验证码不正确或已失效，请核对短信，或重新获取验证码。"), field="code", code="sms_code"
+        )
+    # The code went out only when both were free; another registration may have won since.
+    if User.objects.filter(Q(username=number) | Q(person__id_number=number) | Q(phone=phone)).exists():
+        raise _already_held()
+    person = Person.objects.select_for_update().filter(id_number=number).first()
+    if _name_refused(person, number, name):
+        raise IdentityError(_("姓名与公民身份号码未通过核验。"), field="name", code="mismatch")
+    level = _registry_level(number, name, phone)
+    verified_at = timezone.now() if level > RealNameLevel.SELF_DECLARED else None
+    previous_level = None
     if person is None:
-        person = Person(name=name, id_number=number, phone=phone, real_name_level=RealNameLevel.SELF_DECLARED)
+        person = Person(
+            name=name, id_number=number, phone=phone, real_name_level=level, verified_at=verified_at
+        )
         person.full_clean()
         person.save()
+    else:
+        # A person the platform knew without an account (a child, a legal representative): whatever level
+        # was recorded for them was about them, not about whoever opens this account.
+        previous_level = person.real_name_level
+        person.phone, person.real_name_level, person.verified_at = phone, level, verified_at
+        person.save(update_fields=["phone", "real_name_level", "verified_at"])
     user.person = person
-    user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        # Two registrations racing for the same ID number or phone: the second one loses cleanly.
-        raise IdentityError(_("该公民身份号码或手机号码已注册。"), code="duplicate") from None
-    audit_record(event_type=AuditEventType.REGISTERED, acting_user=user, request=request, target=user)
+        raise _already_held() from None
+    audit_record(
+        event_type=AuditEventType.REGISTERED,
+        acting_user=user,
+        request=request,
+        target=user,
+        extra_data={"real_name_level": int(level), "previous_level": previous_level},
+    )
     return user
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("register/", views.register_view, name="register"),
+    path("register/verify/", views.register_verify_view, name="register_verify"),
     path("password/reset/", views.password_reset_view, name="password_reset"),
     path(
         "password/reset/<uidb64>/<token>/",

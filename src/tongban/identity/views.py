@@ -26,6 +26,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from oauth2_provider.views import AuthorizationView
 
+from tongban.core.codes import mask_phone
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.http import safe_next
 from tongban.core.models import AuditEvent
@@ -33,7 +34,7 @@ from tongban.core.services import audit_record
 from tongban.core.throttle import throttle_client
 
 from . import selectors, services
-from .constants import AccountType, StaffRoleName
+from .constants import AccountType, RealNameLevel, StaffRoleName
 from .errors import IdentityError
 from .forms import (
     AgentForm,
@@ -41,6 +42,7 @@ from .forms import (
     OrganisationForm,
     PasswordResetRequestForm,
     RegisterForm,
+    RegisterVerifyForm,
     RoleGrantForm,
     StaffLoginForm,
     TokenForm,
@@ -51,6 +53,9 @@ from .permissions import PLATFORM_ONLY_ROLES, Perm
 
 ENROL_SESSION_KEY = "tongban_totp_enrol"
 ENROL_MAX_AGE = 10 * 60
+REGISTER_SESSION_KEY = "tongban_registration"
+REGISTER_MAX_AGE = 30 * 60
+REGISTER_MAX_TRIES = 5
 
 
 def _form_error(form: Any, exc: IdentityError) -> None:
@@ -109,28 +114,74 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 def register_view(request: HttpRequest) -> HttpResponse:
+    """Registration, step 1: name, ID number and phone; the SMS says whether a code can follow."""
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if _throttled(request, "register", 10, 3600):
-            form.add_error(None, _("注册过于频繁，请稍后再试。"))
+        try:
+            services.registration_request(**form.cleaned_data, request=request)
+        except IdentityError as exc:
+            _form_error(form, exc)
+            status = 429 if exc.code == "throttled" else 200
+            return render(request, "identity/register.html", {"form": form}, status=status)
+        request.session[REGISTER_SESSION_KEY] = {**form.cleaned_data, "at": time.time(), "tries": 0}
+        return redirect("identity:register_verify")
+    return render(request, "identity/register.html", {"form": form})
+
+
+def register_verify_view(request: HttpRequest) -> HttpResponse:
+    """Registration, step 2: the SMS code and a password. The page reads the same whether a code was sent
+    or the SMS explained why not."""
+    pending = request.session.get(REGISTER_SESSION_KEY)
+    if not pending or time.time() - pending["at"] > REGISTER_MAX_AGE:
+        request.session.pop(REGISTER_SESSION_KEY, None)
+        messages.error(request, _("请先填写注册信息并获取短信验证码。"))
+        return redirect("identity:register")
+    form = RegisterVerifyForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if pending["tries"] >= REGISTER_MAX_TRIES:
+            request.session.pop(REGISTER_SESSION_KEY, None)
+            messages.error(request, _("验证码错误次数过多，请重新获取验证码。"))
+            return redirect("identity:register")
+        if _throttled(request, "register-verify", 30, 3600):
+            form.add_error(None, _("操作过于频繁，请稍后再试。"))
+            status = 429
         else:
             try:
                 user = services.person_register(
-                    name=form.cleaned_data["name"],
-                    id_number=form.cleaned_data["id_number"],
-                    phone=form.cleaned_data["phone"],
+                    name=pending["name"],
+                    id_number=pending["id_number"],
+                    phone=pending["phone"],
                     password=form.cleaned_data["password"],
+                    code=form.cleaned_data["code"],
                     request=request,
                 )
             except IdentityError as exc:
+                if exc.code == "sms_code":
+                    pending["tries"] += 1
+                    request.session[REGISTER_SESSION_KEY] = pending
                 _form_error(form, exc)
             else:
+                request.session.pop(REGISTER_SESSION_KEY, None)
                 login(request, user, backend="tongban.identity.backends.AccountBackend")
-                messages.success(
-                    request, _("注册成功。您的实名等级为“自行填报”，办理部分事项前需进一步核验。")
-                )
+                if user.person.real_name_level >= RealNameLevel.REGISTRY_VERIFIED:
+                    messages.success(
+                        request,
+                        _(
+                            "注册成功。您的姓名、公民身份号码和手机号码与人口库一致，实名等级为“经人口库核验”。"
+                        ),
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _(
+                            "注册成功。您的实名等级为“自行填报”：办理部分事项、登记组织前，"
+                            "须携带身份证到政务服务大厅当面核验。"
+                        ),
+                    )
                 return redirect("identity:account")
-    return render(request, "identity/register.html", {"form": form})
+    context = {"form": form, "phone": mask_phone(pending["phone"]), "demo": settings.TONGBAN_DEMO}
+    return render(request, "identity/register_verify.html", context, status=status)
 
 
 def staff_login_view(request: HttpRequest) -> HttpResponse:

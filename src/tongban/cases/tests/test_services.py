@@ -308,6 +308,38 @@ def test_instant_approval_when_every_rule_holds(city):
     assert not note.public and "餐位不超过50个" in note.message
 
 
+def test_no_instant_approval_for_an_account_opened_over_someone_elses_record(city):
+    """Issue 15 #3: a stranger registered with the name and ID number of a person verified in person (who
+    had no account) and passed 秒批 as them. The new account is self-declared, so the rule fails."""
+    from django.utils import timezone
+
+    from tongban.catalog.demo_fields import FIELDS, PERSON
+    from tongban.identity import services as identity_services
+    from tongban.identity.constants import RealNameLevel
+    from tongban.identity.tests.factories import PersonFactory, sms_code
+
+    from .conftest import publish
+
+    victim = PersonFactory(real_name_level=RealNameLevel.IN_PERSON, verified_at=timezone.now())
+    identity_services.registration_request(name=victim.name, id_number=victim.id_number, phone="13500000009")
+    stranger = identity_services.person_register(
+        name=victim.name,
+        id_number=victim.id_number,
+        phone="13500000009",
+        password="Pass-word-2026",
+        code=sms_code("13500000009"),
+    )
+    rules = [
+        {"label": "已实名核验", "condition": {"field": "verified.real_name_level", "op": "gte", "value": 2}},
+    ]
+    form = {"type": "object", "properties": {k: FIELDS[k] for k in PERSON}}
+    item = publish(city["market"], "010000900000", name="小餐饮登记", form_schema=form, decision_rules=rules)
+    assert services.verified_data(stranger, None)["verified.real_name_level"] == RealNameLevel.SELF_DECLARED
+    case = services.case_submit(applicant=stranger, item=item, answers={})
+    assert case.status == CaseStatus.SUBMITTED and case.outcome != Outcome.APPROVED
+    assert "已实名核验" in case.events.get(kind="instant").message
+
+
 def test_rules_must_read_known_data(city):
     from tongban.catalog.validation import CatalogError
 

@@ -2,12 +2,13 @@
 
 import datetime as dt
 import itertools
+import re
 
 import factory
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tongban.core import codes
+from tongban.core import codes, notify
 from tongban.identity.constants import AccountType, AreaLevel, OrganisationType, RealNameLevel, StaffRoleName
 from tongban.identity.models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, User
 
@@ -125,3 +126,12 @@ class OrganisationAgentFactory(factory.django.DjangoModelFactory):
 
 
 ROLE = StaffRoleName
+
+
+def sms_code(phone: str) -> str:
+    """The code in the latest SMS to ``phone`` (the test SMS backend keeps every message in-process)."""
+    for message in reversed(notify.outbox):
+        if message["to"] == phone:
+            found = re.search(r"验证码(\d{6})", message["text"])
+            return found.group(1) if found else ""
+    return ""

@@ -1,8 +1,10 @@
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
+from tongban.core import notify
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.models import AuditEvent
 from tongban.identity import selectors, services
@@ -20,12 +22,14 @@ from .factories import (
     UserFactory,
     _next_id_number,
     _next_uscc,
+    sms_code,
 )
 
 pytestmark = pytest.mark.django_db
 
 
 def register(**overrides):
+    """Both steps through the services, reading the code from the SMS as a person would."""
     data = {
         "name": "王小明",
         "id_number": _next_id_number(),
@@ -33,7 +37,8 @@ def register(**overrides):
         "password": "Pass-word-2026",
     }
     data.update(overrides)
-    return services.person_register(**data)
+    services.registration_request(name=data["name"], id_number=data["id_number"], phone=data["phone"])
+    return services.person_register(**data, code=sms_code(data["phone"]))
 
 
 def test_register_creates_person_and_account_with_self_declared_level():
@@ -59,10 +64,13 @@ def test_register_refuses_duplicates():
     register(id_number=number, phone="13700000001")
     with pytest.raises(IdentityError) as err:
         register(id_number=number.lower(), phone="13700000002")
-    assert err.value.code == "duplicate" and err.value.field == "id_number"
+    assert err.value.code == "sms_code"  # no code was sent: the SMS said the ID number has an account
+    assert "已注册通办账号" in notify.outbox[-2]["text"] and notify.outbox[-2]["to"] == "13700000002"
+    cache.clear()  # a minute later: one code a minute per phone
     with pytest.raises(IdentityError) as err:
         register(phone="13700000001")
-    assert err.value.code == "duplicate" and err.value.field == "phone"
+    assert err.value.code == "sms_code"
+    assert "本手机号已绑定通办账号" in notify.outbox[-1]["text"]
     assert User.objects.count() == 1
 
 
@@ -70,14 +78,24 @@ def test_register_refuses_name_that_does_not_match_known_person():
     person = PersonFactory(name="李四")
     with pytest.raises(IdentityError) as err:
         register(name="李五", id_number=person.id_number)
-    assert err.value.code == "mismatch"
+    assert err.value.code == "sms_code"
+    assert "姓名与公民身份号码未通过核验" in notify.outbox[-1]["text"]
 
 
-def test_register_refuses_weak_password():
+def test_register_refuses_weak_password_without_using_up_the_code():
+    number = _next_id_number()
+    services.registration_request(name="王小明", id_number=number, phone="13700000001")
+    code = sms_code("13700000001")
     with pytest.raises(IdentityError) as err:
-        register(password="12345678901")
+        services.person_register(
+            name="王小明", id_number=number, phone="13700000001", password="12345678901", code=code
+        )
     assert err.value.field == "password"
     assert not User.objects.exists()
+    user = services.person_register(
+        name="王小明", id_number=number, phone="13700000001", password="Pass-word-2026", code=code
+    )
+    assert user.check_password("Pass-word-2026")
 
 
 def test_organisation_register_and_acting():

@@ -20,6 +20,7 @@ from .factories import (
     UserFactory,
     _next_id_number,
     current_totp,
+    sms_code,
 )
 
 pytestmark = pytest.mark.django_db
@@ -184,40 +185,26 @@ def test_register_page_shows_chinese_errors_and_keeps_the_input():
     client = Client()
     number = _next_id_number()
     bad = number[:17] + ("0" if number[17] != "0" else "1")
-    response = client.post(
-        "/register/",
-        {
-            "name": "赵六",
-            "id_number": bad,
-            "phone": "13600000000",
-            "password": "Pass-word-2026",
-            "password2": "Pass-word-2026",
-        },
-    )
+    response = client.post("/register/", {"name": "赵六", "id_number": bad, "phone": "13600000000"})
     body = response.content.decode()
+    assert response.status_code == 200
     assert "校验码" in body and 'value="赵六"' in body
-    ok = client.post(
-        "/register/",
-        {
-            "name": "赵六",
-            "id_number": number,
-            "phone": "13600000000",
-            "password": "Pass-word-2026",
-            "password2": "Pass-word-2026",
-        },
+    assert not notify.outbox  # nothing is sent for a malformed request
+    ok = client.post("/register/", {"name": "赵六", "id_number": number, "phone": "13600000000"})
+    assert ok.status_code == 302 and ok["Location"] == "/register/verify/"
+    page = client.get("/register/verify/")
+    assert "136****0000" in page.content.decode()
+    weak = client.post(
+        "/register/verify/",
+        {"code": sms_code("13600000000"), "password": "12345678901", "password2": "12345678901"},
     )
-    assert ok.status_code == 302
-    dup = Client().post(
-        "/register/",
-        {
-            "name": "赵六",
-            "id_number": number,
-            "phone": "13600000001",
-            "password": "Pass-word-2026",
-            "password2": "Pass-word-2026",
-        },
+    assert weak.status_code == 200 and "密码" in weak.content.decode()
+    done = client.post(
+        "/register/verify/",
+        {"code": sms_code("13600000000"), "password": "Pass-word-2026", "password2": "Pass-word-2026"},
     )
-    assert "已注册" in dup.content.decode()
+    assert done.status_code == 302 and done["Location"] == "/account/"
+    assert "自行填报" in client.get("/account/").content.decode()
 
 
 def test_forms_enforce_csrf():
