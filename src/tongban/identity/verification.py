@@ -3,8 +3,9 @@
 - A code is six random digits, kept only as an HMAC keyed with the platform secret and bound to the
   phone, the purpose and a keyed digest of what it was asked for; it expires after ten minutes, dies after
   five wrong tries, and a newer code for the same phone and purpose kills the older one.
-- Asking is limited per phone (one a minute, ten a day) and per client address (twenty an hour) with the
-  shared counters of ``core.throttle``; every ask counts, whatever the answer, so the limits tell nothing.
+- Asking is limited per phone (one a minute, ten a day) and per client (twenty an hour, counted by
+  ``core.throttle.throttle_client``: the client behind the trusted proxies); every ask counts, whatever
+  the answer, so the limits tell nothing.
 - Codes and the notices that replace them go straight to the SMS backend (``core.notify.send_sms``), not
   through ``core.OutboxMessage``: a code is worthless after ten minutes, so retrying it for hours helps
   nobody, and the outbox would keep it in clear."""
@@ -22,8 +23,7 @@ from django.utils.translation import gettext as _
 
 from tongban.core.codes import mask_phone
 from tongban.core.notify import send_sms
-from tongban.core.services import client_ip
-from tongban.core.throttle import throttle_hit
+from tongban.core.throttle import throttle_client, throttle_hit
 
 from .errors import IdentityError
 from .models import SmsCode
@@ -49,9 +49,8 @@ def _code_hash(phone: str, purpose: str, subject: str, code: str) -> str:
 
 def sms_code_throttle(*, phone: str, request: HttpRequest | None) -> None:
     """Count one ask for a code to ``phone`` from the request's address; refuse once a limit is spent."""
-    address = client_ip(request) or "-"
     allowed = (
-        throttle_hit(f"sms-code-ip:{address}", limit=PER_ADDRESS_PER_HOUR, window_seconds=3600)
+        throttle_client(request, "sms-code-ip", limit=PER_ADDRESS_PER_HOUR, window_seconds=3600)
         and throttle_hit(f"sms-code-m:{phone}", limit=PER_PHONE_PER_MINUTE, window_seconds=60)
         and throttle_hit(f"sms-code-d:{phone}", limit=PER_PHONE_PER_DAY, window_seconds=86400)
     )
