@@ -1,14 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
-from django_otp.admin import OTPAdminSite
 from oauth2_provider import urls as oauth2_urls
 
 from tongban.api import api
-from tongban.identity.views import ConsentAuthorizationView
+from tongban.identity.views import ConsentAuthorizationView, GuardedAdminSite
 
-# The operators' admin requires the staff second factor too.
-admin.site.__class__ = OTPAdminSite
+# The operators' admin requires the staff second factor too, and its login is throttled like the staff login.
+admin.site.__class__ = GuardedAdminSite
 admin.site.site_header = "通办 Tongban 运维后台"
 admin.site.site_title = "通办 Tongban"
 

@@ -34,7 +34,7 @@ def find_account(identifier: str, account_type: str | None = None) -> User | Non
     return qs.filter(username=value).first()
 
 
-def axes_username(request: HttpRequest, credentials: dict[str, Any]) -> str:
+def axes_username(request: HttpRequest | None, credentials: dict[str, Any]) -> str:
     """One lockout counter per account, whether the person typed the phone number or the ID number."""
     identifier = normalise_identifier((credentials or {}).get("username", ""))
     if PHONE_RE.match(identifier):

@@ -11,12 +11,14 @@ from tongban.core.codes import mask_login_identifier
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 
+from . import lockout
 from .backends import axes_username
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     audit_record(event_type=AuditEventType.LOGIN, acting_user=user, request=request, target=user)
+    lockout.login_succeeded(user.get_username())
 
 
 @receiver(user_logged_out)
@@ -29,6 +31,7 @@ def _logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: A
 def _login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
+    lockout.login_failed(request, credentials)
     # Log the normalised identifier (never the password); ID numbers are masked.
     label = mask_login_identifier(axes_username(request, credentials))
     audit_record(

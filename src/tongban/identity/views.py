@@ -23,6 +23,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
+from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from oauth2_provider.views import AuthorizationView
 
@@ -33,7 +34,7 @@ from tongban.core.models import AuditEvent
 from tongban.core.services import audit_record
 from tongban.core.throttle import throttle_client
 
-from . import selectors, services
+from . import lockout, selectors, services
 from .constants import AccountType, RealNameLevel, StaffRoleName
 from .errors import IdentityError
 from .forms import (
@@ -76,7 +77,7 @@ def _login_throttled(request: HttpRequest) -> bool:
 def lockout_response(
     request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
-    """django-axes calls this when an account is locked."""
+    """django-axes calls this when an account is locked for the address the attempt came from."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(
         request,
@@ -86,6 +87,22 @@ def lockout_response(
     )
 
 
+class GuardedAdminSite(OTPAdminSite):
+    """The operators' admin (second factor required): its login is throttled per address and delayed per
+    account like the staff login, so it is no side door for guessing a password."""
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "POST":
+            message = ""
+            if _login_throttled(request):
+                message = _("尝试过于频繁，请一分钟后再试。")
+            elif wait := lockout.login_wait(request, request.POST.get("username", "")):
+                message = lockout.wait_message(wait)
+            if message:
+                return render(request, "identity/login_refused.html", {"message": message}, status=429)
+        return super().login(request, extra_context)
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST":
@@ -93,6 +110,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("尝试过于频繁，请一分钟后再试。"))
             return render(request, "identity/login.html", {"form": form}, status=429)
         if form.is_valid():
+            wait = lockout.login_wait(request, form.cleaned_data["username"])
+            if wait:
+                form.add_error(None, lockout.wait_message(wait))
+                return render(request, "identity/login.html", {"form": form}, status=429)
             user = authenticate(
                 request,
                 username=form.cleaned_data["username"],
@@ -192,6 +213,10 @@ def staff_login_view(request: HttpRequest) -> HttpResponse:
             return render(request, "identity/staff_login.html", {"form": form}, status=429)
         if form.is_valid():
             username = form.cleaned_data["username"].strip().lower()
+            wait = lockout.login_wait(request, username)
+            if wait:
+                form.add_error(None, lockout.wait_message(wait))
+                return render(request, "identity/staff_login.html", {"form": form}, status=429)
             user = authenticate(
                 request,
                 username=username,

@@ -168,11 +168,14 @@ LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:home"
 PASSWORD_RESET_TIMEOUT = 60 * 30
 
-# Login protection (django-axes): an account is locked for 15 minutes after 5 failures from anywhere.
-# Per-address throttling of the login forms is done by tongban.identity.views (LOGIN_THROTTLE).
+# Login protection (docs/security-notes/proxy.md). django-axes locks an account for 15 minutes after 5
+# failures *from one address* (lockout by account and address): a stranger cannot lock a known staff login
+# out for everybody. Across all addresses, an account's attempts after a few failures wait a little
+# (LOGIN_DELAY, tongban.identity.lockout), without holding a worker. The login forms are also throttled
+# per address (LOGIN_THROTTLE).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "tongban.identity.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "tongban.identity.views.lockout_response"
@@ -180,9 +183,10 @@ AXES_LOCKOUT_CALLABLE = "tongban.identity.views.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "tongban.core.http.client_bucket"
 AXES_VERBOSE = False
 LOGIN_THROTTLE = {"per_ip_per_minute": 20, "per_ip_per_hour": 200, "reset_per_ip_per_hour": 10}
-# Addresses are throttled by tongban.identity (above), not locked by axes: a whole bureau behind one NAT
-# address must not be locked out by one person's typos.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# After `free_failures` unsuccessful attempts for one account (from any address) its next attempt waits
+# 1, 2, 4 … seconds after the last failure, at most `max_seconds`; the count lapses AXES_COOLOFF_TIME
+# after the last attempt and a successful login clears it.
+LOGIN_DELAY = {"free_failures": 3, "max_seconds": 5}
 # How many reverse proxies append to X-Forwarded-For in front of the application (core.http.client_ip).
 _trusted_proxies = (env("TONGBAN_TRUSTED_PROXIES") or "").strip()
 if _trusted_proxies and not (_trusted_proxies.isascii() and _trusted_proxies.isdigit()):

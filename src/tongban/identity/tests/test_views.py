@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tongban.core import notify
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.models import AuditEvent
+from tongban.identity import lockout
 from tongban.identity.middleware import SESSION_KEY
 from tongban.identity.models import OrganisationAgent, StaffRole
 
@@ -81,9 +82,18 @@ def test_staff_cannot_use_the_citizen_login_and_vice_versa():
     assert "登录名、密码或动态口令不正确" in response.content.decode()
 
 
-def test_account_is_locked_after_five_failures_even_with_the_right_password():
+@pytest.fixture
+def clock(monkeypatch):
+    """The login delay's clock (identity.lockout): tests step past the waits instead of sleeping."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(lockout, "_clock", lambda: now[0])
+    return now
+
+
+def test_account_is_locked_after_five_failures_even_with_the_right_password(clock):
     user = UserFactory()
     for _ in range(5):
+        clock[0] += 10  # past the growing wait between attempts (test_login_protection)
         login_public(Client(), user.username, "wrong-password")
     locked = login_public(Client(), user.phone)  # the same account through its phone number
     assert locked.status_code == 429
@@ -116,11 +126,13 @@ def test_staff_login_needs_the_second_factor():
     assert page.status_code == 200 and dept.name in page.content.decode()
 
 
-def test_wrong_second_factor_counts_towards_lockout():
+def test_wrong_second_factor_counts_towards_lockout(clock):
     staff = StaffFactory(totp=True)
     wrong = "000000" if current_totp(staff) != "000000" else "111111"
     for _ in range(4):
+        clock[0] += 10
         login_staff(Client(), staff, token=wrong)
+    clock[0] += 10
     response = login_staff(Client(), staff, token=wrong)
     assert response.status_code == 429
     assert login_staff(Client(), staff).status_code == 429  # right code, still locked
