@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 from oauth2_provider import urls as oauth2_urls
 
 from tongban.api import api
+from tongban.identity.lockout import client_auth_guard
 from tongban.identity.views import ConsentAuthorizationView, GuardedAdminSite
 
 # The operators' admin requires the staff second factor too, and its login is throttled like the staff login.
@@ -14,7 +15,12 @@ admin.site.site_title = "通办 Tongban"
 oidc_patterns = [
     path("authorize/", ConsentAuthorizationView.as_view(), name="authorize"),
     # Token, revocation and introspection only: no device flow, no self-service app management.
-    *[p for p in oauth2_urls.base_urlpatterns if p.name in {"token", "revoke-token", "introspect"}],
+    # Each checks a client secret: an address that keeps failing is refused for a while (identity.lockout).
+    *[
+        path(str(p.pattern), client_auth_guard(p.callback), name=p.name)
+        for p in oauth2_urls.base_urlpatterns
+        if p.name in {"token", "revoke-token", "introspect"}
+    ],
     *oauth2_urls.oidc_urlpatterns,
 ]
 

@@ -1,4 +1,4 @@
-"""The per-account login delay (issue 15, low).
+"""The per-account login delay (issue 15, low), and the per-address limit on failed OAuth client logins.
 
 django-axes locks an (account, address) pair after AXES_FAILURE_LIMIT failures, so a stranger can no longer
 lock a known login out for everybody; but someone with many addresses could then guess an account's
@@ -21,20 +21,24 @@ LOGIN_DELAY["max_seconds"]) after the last failure, and at most one attempt per 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from tongban.core.codes import mask_login_identifier
 from tongban.core.constants import AuditEventType, AuditOutcome
+from tongban.core.http import client_bucket
 from tongban.core.services import audit_record
+from tongban.core.throttle import throttle_client
 
 from .backends import axes_username
 
@@ -131,3 +135,39 @@ def login_failed(request: HttpRequest | None, credentials: dict[str, Any]) -> No
 def login_succeeded(username: str) -> None:
     key = _key(username)
     cache.delete_many([f"{PREFIX}n:{key}", f"{PREFIX}at:{key}"])
+
+
+# ---- OAuth client authentication (/o/token/, /o/revoke_token/, /o/introspect/) --------------------------
+
+# Failed client authentications (401) one address may make per window before its requests are refused
+# for the rest of the window. Client secrets are 128 random characters, so this is not about guessing them:
+# each check hashes the offered secret (argon2), and without a limit anyone could keep the workers busy.
+CLIENT_AUTH_FAILURES = 20
+CLIENT_AUTH_WINDOW = 600
+
+
+def client_auth_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refuse (429) an address whose failed client authentications are spent, and count each new one."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        blocked = f"{PREFIX}client-auth:{client_bucket(request) or 'unknown'}"
+        if cache.get(blocked):
+            response = JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "too many failed client authentications from this address; "
+                    "try again later",
+                },
+                status=429,
+            )
+            response["Retry-After"] = str(CLIENT_AUTH_WINDOW)
+            return response
+        response = view(request, *args, **kwargs)
+        if response.status_code == 401 and not throttle_client(
+            request, "oauth-client-auth", limit=CLIENT_AUTH_FAILURES, window_seconds=CLIENT_AUTH_WINDOW
+        ):
+            cache.set(blocked, 1, timeout=CLIENT_AUTH_WINDOW)
+        return response
+
+    return guarded

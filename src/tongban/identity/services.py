@@ -24,6 +24,7 @@ from tongban.core import codes
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.notify import send_sms
 from tongban.core.services import audit_record
+from tongban.core.throttle import throttle_hit
 
 from . import selectors, sources, verification
 from .backends import PHONE_RE, find_account
@@ -604,17 +605,30 @@ def totp_enrol_confirm(*, user: User, token: str, request: HttpRequest | None = 
     return device
 
 
+# At most this many reset links to one phone per window (seconds, links).
+RESET_LINKS_PER_PHONE = ((60, 1), (86400, 5))
+
+
 def password_reset_request(*, identifier: str, request: HttpRequest) -> None:
-    """Send a reset link to the account's phone (SMS channel). Says nothing about whether it exists."""
+    """Send a reset link to the account's phone (SMS channel). Says nothing about whether it exists.
+    Links to one phone are limited (RESET_LINKS_PER_PHONE) whatever address asks: the per-address throttle
+    of the page alone let anyone with many addresses flood a person's phone. Over the limit nothing is sent
+    and the page says the same."""
     user = find_account(identifier, AccountType.PUBLIC)
+    sendable = user is not None and user.is_active and bool(user.phone)
+    limited = sendable and not all(
+        throttle_hit(f"reset-link:{user.phone}:{window}", limit=limit, window_seconds=window)
+        for window, limit in RESET_LINKS_PER_PHONE
+    )
     audit_record(
         event_type=AuditEventType.PASSWORD_RESET_REQUESTED,
         acting_user=user,
         request=request,
         actor_label=codes.mask_login_identifier(identifier),
-        outcome=AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE,
+        outcome=AuditOutcome.SUCCESS if user and not limited else AuditOutcome.FAILURE,
+        extra_data={"reason": "throttled"} if limited else None,
     )
-    if user is None or not user.is_active or not user.phone:
+    if not sendable or limited:
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)

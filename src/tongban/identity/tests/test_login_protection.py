@@ -207,3 +207,51 @@ def test_the_admin_login_is_delayed_and_throttled_too(one_proxy, clock):
     one_proxy.LOGIN_THROTTLE = {**one_proxy.LOGIN_THROTTLE, "per_ip_per_minute": 4}
     throttled = admin.post("/admin/login/", {"username": "someone", "password": "x", "otp_token": "1"})
     assert throttled.status_code == 429 and "尝试过于频繁" in throttled.content.decode()
+
+
+# ---- the same class elsewhere: password reset links are limited per phone, not only per address --------
+
+
+def test_reset_links_to_one_phone_are_limited_whatever_address_asks(one_proxy):
+    from tongban.core import notify
+
+    user = UserFactory()
+    pages = [
+        behind_proxy(f"192.0.2.{n}").post("/password/reset/", {"identifier": user.phone}) for n in range(1, 4)
+    ]
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    assert all("请查看短信" in page.content.decode() for page in pages)  # the page says the same
+    assert [message["to"] for message in notify.outbox] == [user.phone]  # one link a minute, not three
+    refused = AuditEvent.objects.filter(
+        event_type=AuditEventType.PASSWORD_RESET_REQUESTED, extra_data__reason="throttled"
+    )
+    assert sorted(refused.values_list("ip_address", flat=True)) == ["192.0.2.2", "192.0.2.3"]
+
+
+def test_an_address_that_keeps_failing_client_authentication_is_refused_for_a_while(one_proxy):
+    from tongban.identity.services import system_client_create
+
+    from .factories import DepartmentFactory
+
+    client, secret = system_client_create(
+        acting_user=None, department=DepartmentFactory(), name="婚姻登记系统", scopes=["identity.read"]
+    )
+
+    def token(address, secret):
+        data = {
+            "grant_type": "client_credentials",
+            "scope": "identity.read",
+            "client_id": client.application.client_id,
+        }
+        return behind_proxy(address).post("/o/token/", {**data, "client_secret": secret})
+
+    for n in range(lockout.CLIENT_AUTH_FAILURES):
+        assert token(MALLORY, "guess").status_code == 401, n
+    assert token(MALLORY, "guess").status_code == 401  # the one over the limit is still answered …
+    refused = token(MALLORY, secret)  # … then the address is refused without checking, even the right one
+    assert refused.status_code == 429 and refused.json()["error"] == "invalid_request"
+    assert refused["Retry-After"] == str(lockout.CLIENT_AUTH_WINDOW)
+    # The department's system, behind the same proxy, still gets its token.
+    response = token(ALICE, secret)
+    assert response.status_code == 200, response.content
+    assert response.json()["token_type"] == "Bearer"
