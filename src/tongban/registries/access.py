@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -131,7 +132,12 @@ def matching(registry: Registry, content: Mapping[str, Any]) -> models.QuerySet:
         raise AccessError(_("查询条件不能为空。"))
     queryset = _queryset(registry)
     if registry.kind in MODELS:
-        return queryset.filter(**dict(content))
+        for name, value in content.items():
+            try:  # a value the column cannot hold ("1980" for a date) is the caller's error, not a 500
+                queryset = queryset.filter(**{name: value})
+            except (ValidationError, ValueError, TypeError):
+                raise AccessError(_("“%(f)s”的值无效。") % {"f": name}) from None
+        return queryset
     filters = {}
     for name, value in content.items():
         filters["key" if name == registry.key_field else f"data__{name}"] = value

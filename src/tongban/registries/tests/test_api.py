@@ -82,6 +82,11 @@ def test_header_scope_registry_and_version_are_checked(world):
     bad = post("/data/population/1.0/read", {"query": {"content": {"shoe_size": 42}}}, world["reader"])
     assert bad.status_code == 400 and "shoe_size" in bad.json()["detail"]
     assert post("/data/population/1.0/read", {"nonsense": 1}, world["reader"]).status_code == 422
+    # A value its column cannot hold is the caller's 400, not a 500 (the owner may filter by any field).
+    bad_date = post(
+        "/data/population/1.0/exists", {"query": {"content": {"birth_date": "1980"}}}, world["owner"]
+    )
+    assert bad_date.status_code == 400 and bad_date.json()["detail"] == "“birth_date”的值无效。"
 
 
 def test_list_read_exists_read_value_and_restricted_fields(world):
