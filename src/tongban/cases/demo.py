@@ -6,9 +6,10 @@ import datetime as dt
 import random
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from tongban.catalog.models import LifeEvent, ServiceItem
-from tongban.core import workdays
+from tongban.core import codes, workdays
 from tongban.identity.constants import AccountType
 from tongban.identity.models import StaffRole, User
 
@@ -62,11 +63,14 @@ def _answers(schema: dict, rng: random.Random) -> dict:
         if "enum" in prop:
             answers[name] = rng.choice(prop["enum"])
         elif prop.get("format") == "date":
-            answers[name] = "2026-11-02"
+            answers[name] = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
         elif prop.get("type") == "array":
             answers[name] = prop["items"]["enum"][:1]
-        elif "pattern" in prop and "17" in prop["pattern"]:
-            answers[name] = "11010519491231002X"
+        elif prop.get("format") == "id-number":  # a man's number where the field asks for one
+            sequence = 21 if prop.get("x-sex") == "M" else 22
+            answers[name] = codes.make_resident_id("110105", dt.date(1985, 6, 1), sequence)
+        elif prop.get("format") == "vehicle-plate":
+            answers[name] = "浙A12345"
         else:
             value = FILLER[prop.get("type", "string")]
             answers[name] = (

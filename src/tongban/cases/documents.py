@@ -17,14 +17,14 @@ import filetype
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 
-from tongban.catalog.constants import ACCEPTED_FORMATS
+from tongban.catalog.constants import ACCEPTED_FORMATS, MAX_MATERIAL_MB
 
 from .models import CaseDocument
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 10
-ABSOLUTE_MAX_MB = 50
+ABSOLUTE_MAX_MB = MAX_MATERIAL_MB
 MIME = {
     "pdf": "application/pdf",
     "jpg": "image/jpeg",

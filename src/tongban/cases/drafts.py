@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongban.catalog import services as catalog_services
+from tongban.catalog.fields import check_answers
 from tongban.catalog.models import LifeEvent, ServiceItem
 from tongban.identity.models import Organisation, User
 from tongban.identity.selectors import can_act_for, organisations_for, valid_agencies
@@ -81,8 +82,11 @@ def draft_save(
     organisation: Organisation | None = None,
     uploads: Mapping[str, Any] | None = None,
 ) -> tuple[Draft, dict[str, str]]:
-    """Create or update the applicant's draft; returns it and the problems of refused files (by
-    ``material:<code>``). A new file for a material replaces the one saved before."""
+    """Create or update the applicant's draft; returns it and the problems of refused answers (by field)
+    and files (by ``material:<code>``). Answers go through the same field checks as a submission, without
+    asking for required ones: a refused answer is not stored (a draft never holds a value the form refuses,
+    nor an over-long or control-character payload), the rest is. A new file for a material replaces the
+    one saved before."""
     if not applicant.is_public:
         raise CaseError(_("请使用个人或法人账号提交申请。"), code="forbidden")
     if (item is None) == (life_event is None):
@@ -90,17 +94,23 @@ def draft_save(
     if organisation is not None and not can_act_for(applicant, organisation):
         raise CaseError(_("您不是该组织的法定代表人或有效经办人。"), code="forbidden")
     title = item.published_version.name if item is not None else life_event.name
+    schema = (
+        item.published_version.form_schema
+        if item is not None
+        else catalog_services.merged_form(life_event).schema
+    )
+    checked = check_answers(schema, answers, partial=True)
     with transaction.atomic(durable=True):
         draft, _created = Draft.objects.select_for_update().get_or_create(
             applicant=applicant,
             key=draft_key(item, life_event, organisation),
             defaults={"item": item, "life_event": life_event, "organisation": organisation, "title": title},
         )
-        draft.answers = {k: v for k, v in answers.items() if v not in ("", None, [])}
+        draft.answers = {k: v for k, v in checked.values.items() if v not in ("", None, [])}
         draft.title = title
         draft.updated_at = timezone.now()
         draft.save()
-    problems: dict[str, str] = {}
+    problems: dict[str, str] = dict(checked.problems)
     materials = _materials(item, life_event) if uploads else {}
     for code, upload in (uploads or {}).items():
         if code not in materials:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import QueryDict
+
+from tongban.catalog.fields import field_kind, max_length, number_range
+
+# What a person types into a number field: plain decimal digits, no exponent, no inf/nan, no "1_000", no
+# other scripts' digits (str.isdigit() accepts "²", which int() then refuses).
+_INTEGER = re.compile(r"-?[0-9]{1,16}")
+_NUMBER = re.compile(r"-?[0-9]{1,16}(?:\.[0-9]{1,12})?")
 
 
 @dataclass
@@ -20,6 +28,9 @@ class Field:
     error: str
     help: str
     group: str
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def id(self) -> str:
@@ -36,7 +47,8 @@ def fields(
     result = []
     for name in order:
         prop = properties[name]
-        kind = _kind(prop)
+        kind = field_kind(prop)
+        low, high = number_range(prop) if kind in ("number", "integer") else (None, None)
         result.append(
             Field(
                 name=name,
@@ -49,33 +61,19 @@ def fields(
                 error=errors.get(name, ""),
                 help=prop.get("x-help", ""),
                 group=prop.get("x-group", ""),
+                max_length=max_length(prop) if kind in ("text", "textarea") else None,
+                minimum=low,
+                maximum=high,
             )
         )
     return result
-
-
-def _kind(prop: dict[str, Any]) -> str:
-    widget = prop.get("x-widget")
-    if prop.get("type") == "array":
-        return "multi"
-    if prop.get("type") == "boolean":
-        return "checkbox"
-    if "enum" in prop:
-        return "select"
-    if prop.get("type") in ("integer", "number"):
-        return prop["type"]
-    if prop.get("format") == "date" or widget == "date":
-        return "date"
-    if widget in ("textarea", "address") or prop.get("maxLength", 0) > 100:
-        return "textarea"
-    return "text"
 
 
 def answers_from_post(schema: dict[str, Any], post: QueryDict) -> dict[str, Any]:
     """Typed answers; what cannot be converted is kept as typed so that validation names the field."""
     answers: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
-        kind = _kind(prop)
+        kind = field_kind(prop)
         if kind == "multi":
             values = post.getlist(name)
             if values:
@@ -88,12 +86,9 @@ def answers_from_post(schema: dict[str, Any], post: QueryDict) -> dict[str, Any]
         if raw == "":
             continue
         if kind == "integer":
-            answers[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+            answers[name] = int(raw) if _INTEGER.fullmatch(raw) else raw
         elif kind == "number":
-            try:
-                answers[name] = float(raw)
-            except ValueError:
-                answers[name] = raw
+            answers[name] = float(raw) if _NUMBER.fullmatch(raw) else raw
         else:
             answers[name] = raw
     return answers

@@ -16,9 +16,9 @@ from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
 
 from tongban.catalog import services as catalog_services
+from tongban.catalog.fields import check_answers
 from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
 from tongban.core import fastinsert, statements, workdays
 from tongban.core.conditions import evaluate
@@ -106,39 +106,15 @@ def prefill(schema: Mapping[str, Any], user: User, organisation: Organisation | 
     }
 
 
-def _message(error: Any, schema: Mapping[str, Any]) -> tuple[str, str]:
-    properties = schema.get("properties", {})
-    if error.validator == "required":
-        name = error.message.split("'")[1] if "'" in error.message else ""
-        title = properties.get(name, {}).get("title", name)
-        return name, _("请填写“%(t)s”。") % {"t": title}
-    name = str(error.path[0]) if error.path else ""
-    title = properties.get(name, {}).get("title", name)
-    if error.validator == "enum":
-        return name, _("“%(t)s”请从给定选项中选择。") % {"t": title}
-    if error.validator in {"type", "format", "pattern"}:
-        return name, _("“%(t)s”的格式不正确。") % {"t": title}
-    if error.validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return name, _("“%(t)s”超出允许的范围。") % {"t": title}
-    if error.validator in {"maxLength", "minLength"}:
-        return name, _("“%(t)s”的长度不符合要求。") % {"t": title}
-    return name, _("“%(t)s”填写有误。") % {"t": title}
-
-
-_FORMATS = FormatChecker()
-
-
-def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> None:
-    """Every problem at once (一次性告知), in Chinese, keyed by field."""
-    problems: dict[str, str] = {}
-    for error in Draft202012Validator(schema, format_checker=_FORMATS).iter_errors(dict(answers)):
-        name, message = _message(error, schema)
-        problems.setdefault(name, message)
-    unknown = set(answers) - set(schema.get("properties", {}))
-    for name in sorted(unknown):
-        problems[name] = _("未知的字段。")
-    if problems:
-        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
+def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers in canonical form; CaseError with every problem at once (一次性告知), in Chinese, keyed
+    by field. The checks themselves are the catalogue's field types (catalog.fields.check_answers)."""
+    checked = check_answers(schema, answers)
+    if checked.problems:
+        raise CaseError(
+            _("申请信息有 %(n)d 处需要修改。") % {"n": len(checked.problems)}, problems=checked.problems
+        )
+    return checked.values
 
 
 # ---- numbers -------------------------------------------------------------------------------------------
@@ -322,11 +298,7 @@ def case_check(
         schema, needed = version.form_schema, materials_needed(version, data)
     else:
         raise CaseError(_("请选择要办理的事项。"))
-    try:
-        validate_answers(schema, data)
-        problems: dict[str, str] = {}
-    except CaseError as exc:
-        problems = exc.problems
+    problems = check_answers(schema, data).problems
     missing = {
         f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name} for m in needed if m.code not in supplied
     }
@@ -420,11 +392,10 @@ def _submit_item(
     # Verified data wins over whatever the browser sent for prefilled fields.
     data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
     # Answers and missing materials are told together (一次性告知), never one round after the other.
-    try:
-        validate_answers(version.form_schema, data)
-        answer_problems: dict[str, str] = {}
-    except CaseError as exc:
-        answer_problems = exc.problems
+    checked = check_answers(version.form_schema, data)
+    answer_problems = checked.problems
+    if not answer_problems:
+        data = checked.values
     supplied = set(uploads or {}) | {d.material_code for d in documents}
     missing = {
         f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
@@ -492,13 +463,12 @@ def _item_answers(merged: Any, data: Mapping[str, Any], version: ServiceItemVers
 def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads, documents=()) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
     data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
-    per_item = {version.pk: _item_answers(merged, data, version) for version in merged.items}
     # As for one item: answers and the materials still missing from any included item, told together.
-    try:
-        validate_answers(merged.schema, data)
-        answer_problems: dict[str, str] = {}
-    except CaseError as exc:
-        answer_problems = exc.problems
+    checked = check_answers(merged.schema, data)
+    answer_problems = checked.problems
+    if not answer_problems:
+        data = checked.values
+    per_item = {version.pk: _item_answers(merged, data, version) for version in merged.items}
     if answer_problems:
         supplied = set(uploads or {}) | {d.material_code for d in documents}
         missing = {
@@ -1196,7 +1166,7 @@ def case_correct(
             **dict(answers),
             **prefill(case.item_version.form_schema, applicant, case.organisation),
         }
-        validate_answers(case.item_version.form_schema, data)
+        data = validate_answers(case.item_version.form_schema, data)
         _store_uploads(case, case.item_version, applicant, uploads or {})
         cal = workdays.calendar()
         waited = max(0, cal.between(case.paused_since, today())) if case.paused_since else 0

@@ -109,7 +109,7 @@ def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:
     known = services.prefill(what["schema"], request.user, organisation)
     values = {**answers_from_post(what["schema"], request.POST), **known}
     try:
-        draft, file_problems = drafts.draft_save(
+        draft, problems = drafts.draft_save(
             applicant=request.user,
             answers=values,
             organisation=organisation,
@@ -118,24 +118,34 @@ def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:
         )
     except services.CaseError as exc:
         return _form_page(request, what, draft, values, exc.problems, exc.message)
-    if file_problems:
-        message = _("有 %(n)d 份材料需要重新上传，其余内容已保存。") % {"n": len(file_problems)}
-        return _form_page(request, what, draft, values, file_problems, message)
+    refused = None
     if request.POST.get("action") == "save":
-        messages.success(
-            request, _("草稿已保存，可以随时回来继续填写（保留 %(d)d 天）。") % {"d": drafts.DRAFT_DAYS}
-        )
-        return redirect(request.path)
-    try:
-        services.case_check(
-            applicant=request.user,
-            answers=draft.answers,
-            organisation=organisation,
-            supplied={d.material_code for d in draft.documents.all()},
-            **what["target"],
-        )
-    except services.CaseError as exc:
-        return _form_page(request, what, draft, values, exc.problems, exc.message)
+        if not problems:
+            messages.success(
+                request, _("草稿已保存，可以随时回来继续填写（保留 %(d)d 天）。") % {"d": drafts.DRAFT_DAYS}
+            )
+            return redirect(request.path)
+    else:
+        try:
+            services.case_check(
+                applicant=request.user,
+                answers=draft.answers,
+                organisation=organisation,
+                supplied={d.material_code for d in draft.documents.all()},
+                **what["target"],
+            )
+        except services.CaseError as exc:
+            refused = exc
+    if problems:
+        # What the draft refused (an answer, a file) wins over "请填写"/"请上传" for the same field.
+        problems = {**(refused.problems if refused else {}), **problems}
+        if all(k.startswith("material:") for k in problems):
+            message = _("有 %(n)d 份材料需要重新上传，其余内容已保存。") % {"n": len(problems)}
+        else:
+            message = _("申请信息有 %(n)d 处需要修改，其余内容已保存。") % {"n": len(problems)}
+        return _form_page(request, what, draft, values, problems, message)
+    if refused is not None:
+        return _form_page(request, what, draft, values, refused.problems, refused.message)
     return redirect(request.path + "review/")
 
 

@@ -79,6 +79,9 @@ PREFILL_SOURCES = frozenset(
     }
 )
 ACCEPTED_FORMATS = frozenset({"pdf", "jpg", "jpeg", "png", "ofd", "docx", "xlsx"})
+# The largest upload a material may allow; the request body cap (TONGBAN_MAX_UPLOAD_MB, default 52) sits a
+# little above it.
+MAX_MATERIAL_MB = 50
 
 # Layout hints a form field may carry (the portal's form renderer reads them).
 WIDGETS = frozenset(

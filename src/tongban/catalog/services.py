@@ -502,7 +502,7 @@ def merged_form(life_event: LifeEvent, answers: Mapping[str, Any] | None = None)
 
 
 def _field_conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
-    for key in ("type", "format", "enum"):
+    for key in ("type", "format", "enum", "x-sex"):
         if a.get(key) != b.get(key):
             return f"{key}: {a.get(key)} ≠ {b.get(key)}"
     return None

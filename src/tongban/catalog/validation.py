@@ -15,8 +15,10 @@ from jsonschema.exceptions import best_match
 from tongban.core import codes, conditions
 from tongban.identity.constants import StaffRoleName
 
+from . import fields
 from .constants import (
     ACCEPTED_FORMATS,
+    MAX_MATERIAL_MB,
     PREFILL_SOURCES,
     WIDGETS,
     ApplicantType,
@@ -128,6 +130,7 @@ def check_form_schema(schema: Any) -> list[Problem]:
         for hint in ("x-group", "x-help"):
             if hint in prop and not isinstance(prop[hint], str):
                 problems.append(Problem(f"{field}.{name}", _("%(h)s 应为文字。") % {"h": hint}))
+        problems += [Problem(f"{field}.{name}", message) for message in fields.check_property(prop)]
     order = schema.get("x-order")
     if order is not None and (not isinstance(order, list) or set(order) - set(properties)):
         problems.append(Problem(f"{field}.x-order", _("x-order 应为字段名列表，且只能包含已定义的字段。")))
@@ -241,8 +244,8 @@ def check_materials(materials: list[Mapping[str, Any]], form_fields: set[str]) -
                 )
             )
         size = m.get("max_size_mb", 10)
-        if not isinstance(size, int) or not 1 <= size <= 200:
-            problems.append(Problem(where, _("大小上限应为1至200MB。")))
+        if not isinstance(size, int) or not 1 <= size <= MAX_MATERIAL_MB:
+            problems.append(Problem(where, _("大小上限应为1至%(n)dMB。") % {"n": MAX_MATERIAL_MB}))
         condition = m.get("condition")
         if condition:
             try:

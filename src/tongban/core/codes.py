@@ -399,3 +399,72 @@ def parse_licence_identifier(value: str) -> LicenceIdentifier:
     if not mod3736_is_valid(type_code + issuer + serial + version + check):
         raise CodeError("checksum", _("电子证照标识的校验位不正确（ISO/IEC 7064 MOD 37,36）。"))
     return LicenceIdentifier(type_code, issuer, serial, version, check)
+
+
+# --------------------------------------------------------------------------------------------------
+# Telephone numbers (mainland mobile numbers per the MIIT numbering plan; fixed lines with a trunk prefix 0,
+# a 2-3 digit area code and a 7-8 digit subscriber number not starting with 0 or 1)
+
+_FIXED_LINE = re.compile(r"0[1-9][0-9]{1,2}-?[2-9][0-9]{6,7}(?:-[0-9]{1,6})?")
+
+
+def parse_mobile(value: str) -> str:
+    number = (value or "").strip().replace(" ", "").replace("-", "")
+    if len(number) != 11 or not number.isascii() or not number.isdigit():
+        raise CodeError("mobile_format", _("手机号码应为11位数字。"))
+    if number[0] != "1" or number[1] not in "3456789":
+        raise CodeError("mobile_prefix", _("手机号码应以13至19开头。"))
+    return number
+
+
+def parse_phone(value: str) -> str:
+    """A mobile number, or a fixed line with its area code (0571-88888888, extension after a second -)."""
+    text = (value or "").strip().replace(" ", "")
+    if text.isascii() and text.isdigit() and len(text) == 11 and text.startswith("1"):
+        return parse_mobile(text)
+    if not text.isascii() or not _FIXED_LINE.fullmatch(text):
+        raise CodeError(
+            "phone_format", _("电话号码应为11位手机号码，或带区号的固定电话（如 0571-88888888）。")
+        )
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# Postal codes (6 digits; the first names the postal zone, 0-8)
+
+
+def parse_postcode(value: str) -> str:
+    code = (value or "").strip()
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise CodeError("postcode_format", _("邮政编码应为6位数字。"))
+    if code[0] == "9":
+        raise CodeError("postcode_zone", _("邮政编码第1位（邮区）应为0至8。"))
+    return code
+
+
+# --------------------------------------------------------------------------------------------------
+# Motor vehicle number plates (GA 36-2018): province abbreviation, issuing office letter, serial of 5
+# (new-energy vehicles: 6) letters or digits without I and O; special plates end in 挂, 学, 警, 港 or 澳.
+
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+PLATE_SPECIAL = "挂学警港澳"
+
+
+def parse_vehicle_plate(value: str) -> str:
+    plate = (value or "").strip().upper().replace("·", "").replace(" ", "").replace("•", "")
+    if len(plate) not in (7, 8):
+        raise CodeError("plate_length", _("车辆号牌应为7位（新能源汽车8位）。"))
+    if plate[0] not in PLATE_PROVINCES:
+        raise CodeError("plate_province", _("车辆号牌第1位应为省、自治区、直辖市简称。"))
+    if plate[1] not in PLATE_LETTERS:
+        raise CodeError("plate_office", _("车辆号牌第2位应为发牌机关代号（字母，不使用I、O）。"))
+    serial = plate[2:]
+    allowed = PLATE_LETTERS + "0123456789"
+    if len(serial) == 5 and serial[-1] in PLATE_SPECIAL:
+        serial = serial[:-1]
+    if any(c not in allowed for c in serial):
+        raise CodeError("plate_serial", _("车辆号牌序号应为字母或数字（不使用I、O）。"))
+    if len(serial) == 6 and not (serial[0] in "DF" or serial[-1] in "DF"):
+        raise CodeError("plate_serial", _("新能源汽车号牌序号的第1位或最后1位应为D或F。"))
+    return plate

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tongban.core.http import safe_next
+from tongban.core.middleware import allow_large_body
 from tongban.identity.models import Department, StaffRole
 from tongban.identity.permissions import ROLE_PERMISSIONS, Perm
 from tongban.identity.selectors import departments_where, staff_has_perm
@@ -75,6 +76,7 @@ def issue_action(request: HttpRequest, issue_id: int) -> HttpResponse:
 MAX_UPLOAD = 200 * 1024 * 1024  # larger loads go through `tongban registry_load`
 
 
+@allow_large_body(MAX_UPLOAD // (1024 * 1024) + 5)
 @staff_required(Perm.DATA_MANAGE)
 def load_page(request: HttpRequest) -> HttpResponse:
     """Upload a CSV, Excel or JSON file into a registry the officer's department owns, with a column

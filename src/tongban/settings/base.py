@@ -25,6 +25,10 @@ TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the da
                        the audit log's checkpoints and overdue share requests escalate to it (default ljs-sjj).
 TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
 TONGBAN_GATEWAY_FAST_PATH  "0" to send gateway reads by key through the full page stack too (default "1").
+TONGBAN_MAX_UPLOAD_MB  largest request body in MB (default 52: a 50 MB material, the largest a catalogue
+                       may allow, plus the form); larger ones are refused (413) from their Content-Length
+                       before they are read. Set the reverse proxy's limit to match (nginx
+                       client_max_body_size 52m).
 TONGBAN_DB_PREPARED    "0" to turn off the prepared hot statements on PostgreSQL (needed behind a pooler in
                        transaction mode without prepared-statement support, such as PgBouncer before 1.21).
 """
@@ -91,6 +95,8 @@ MIDDLEWARE = [
     "tongban.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tongban.core.middleware.PortalLocaleMiddleware",
+    # Before anything that reads the body (CSRF reads request.POST, which streams uploads to disk).
+    "tongban.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -270,7 +276,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'self'"
 )
+# Request bodies: at most TONGBAN_MAX_UPLOAD_MB in all (RequestSizeLimitMiddleware, before reading); of
+# that, form fields and JSON at most 5 MB (Django refuses more when read); uploaded files over 2.5 MB are
+# spooled to a temporary file, not kept in memory; a form carries at most 20 files.
+TONGBAN_MAX_UPLOAD_MB = int(env("TONGBAN_MAX_UPLOAD_MB", "52") or 52)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
 # OpenID Connect provider and OAuth 2 client credentials (django-oauth-toolkit).
 OIDC_KEY_FILE = Path(env("TONGBAN_OIDC_KEY_FILE", str(DATA_DIR / "oidc-rsa.pem")))

@@ -46,7 +46,7 @@ def test_submission_prefills_verified_data_and_checks_the_form(city):
     with pytest.raises(CaseError) as err:
         services.case_submit(applicant=citizen, item=city["food"], answers={"seats": "many"})
     assert err.value.problems["shop_name"] == "请填写“店铺名称”。"
-    assert err.value.problems["seats"] == "“餐位数”的格式不正确。"
+    assert err.value.problems["seats"] == "“餐位数”请填写 0–10000 之间的整数。"  # numbers say their range
     assert not Case.objects.exists()
     case = services.case_submit(
         applicant=citizen,

@@ -56,7 +56,7 @@ def test_apply_prefilled_errors_and_double_click(city):
     page, url, response = apply(client, city, seats="很多")
     body = page.content.decode()
     assert city["citizen"].person.name in body and "已自动填写" in body
-    assert response.status_code == 200 and "“餐位数”的格式不正确。" in response.content.decode()
+    assert response.status_code == 200 and "“餐位数”请填写 0–10000 之间的整数。" in response.content.decode()
     assert 'value="临江味道"' in response.content.decode()  # nothing typed is lost
     assert "已上传：平面图.pdf" in response.content.decode()  # nor the file: it is in the draft
     fixed = client.post(url, {"action": "next", "shop_name": "临江味道", "seats": "40"})

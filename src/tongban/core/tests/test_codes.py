@@ -252,3 +252,76 @@ def test_masking():
     assert codes.mask_name("张三丰") == "张**"
     assert codes.mask_login_identifier("11010519491231002X") == "110105********002X"
     assert codes.mask_login_identifier("13812345678") == "138****5678"
+
+
+# Telephone numbers, postcodes, number plates (the form field types catalog.fields uses these).
+
+
+@given(st.sampled_from("3456789"), st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_generated_mobile_numbers_are_valid(second, rest):
+    number = f"1{second}{rest}"
+    assert codes.parse_mobile(number) == number
+    assert codes.parse_phone(number) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("1391234567", "mobile_format"), ("12912345678", "mobile_prefix"), ("1391234567８", "mobile_format")],
+)
+def test_mobile_errors(value, code):
+    with pytest.raises(codes.CodeError) as err:
+        codes.parse_mobile(value)
+    assert err.value.code == code
+
+
+@pytest.mark.parametrize("value", ["0571-88888888", "010-62345678", "057188888888", "0571-88888888-123"])
+def test_fixed_lines_are_phones(value):
+    assert codes.parse_phone(value) == value
+
+
+@pytest.mark.parametrize("value", ["12345", "0571-0888888", "571-88888888", "0571-8888", "电话"])
+def test_not_phones(value):
+    with pytest.raises(codes.CodeError) as err:
+        codes.parse_phone(value)
+    assert err.value.code in {"phone_format", "mobile_format", "mobile_prefix"}
+
+
+def test_postcodes():
+    assert codes.parse_postcode("310000") == "310000"
+    for value, code in [
+        ("31000", "postcode_format"),
+        ("３１００００", "postcode_format"),
+        ("999077", "postcode_zone"),
+    ]:
+        with pytest.raises(codes.CodeError) as err:
+            codes.parse_postcode(value)
+        assert err.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("value", "plate"),
+    [
+        ("浙A12345", "浙A12345"),
+        ("浙a·1234学", "浙A1234学"),
+        ("粤BD12345", "粤BD12345"),
+        ("京A12345F", "京A12345F"),
+    ],
+)
+def test_vehicle_plates(value, plate):
+    assert codes.parse_vehicle_plate(value) == plate
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("浙A1234", "plate_length"),
+        ("AA12345", "plate_province"),
+        ("浙O12345", "plate_office"),
+        ("浙A1234I", "plate_serial"),
+        ("浙A123456", "plate_serial"),  # 6 characters: a new-energy plate, which has D or F at an end
+    ],
+)
+def test_vehicle_plate_errors(value, code):
+    with pytest.raises(codes.CodeError) as err:
+        codes.parse_vehicle_plate(value)
+    assert err.value.code == code
