@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 # GB 11643-1999 (ISO 7064 MOD 11-2)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
+ID_EARLIEST_BIRTH = dt.date(1800, 1, 1)  # an earlier "birth date" is a typing error, not a person
 
 # GB 32100-2015
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -36,8 +37,11 @@ USCC_AUTHORITIES: dict[str, str] = {
     "Y": "1",  # 其他
 }
 
-# GB 11714-1997
+# GB 11714-1997: body characters are digits and capital letters (A = 10 … Z = 35); the check is
+# 11 − Σ mod 11 with 10 → X and 11 → 0, i.e. ORG_CHECK_CHARS[Σ mod 11].
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ORG_CHECK_CHARS = "0X987654321"
 
 # GB/T 2260 province-level prefixes (81/82 Hong Kong/Macao, 83 Taiwan residence permits).
 PROVINCE_PREFIXES = frozenset(
@@ -79,6 +83,8 @@ PROVINCE_PREFIXES = frozenset(
         "83",
     ]
 )
+# Characters 3–8 of a credit code: a GB/T 2260 area, or 10xxxx for national-level registrations (100000).
+USCC_AREA_PREFIXES = PROVINCE_PREFIXES | {"10"}
 
 # GB/T 36904 licence identifier
 LICENCE_OID_PREFIX = "1.2.156.3005.2"
@@ -186,7 +192,7 @@ def parse_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId
     except ValueError:
         raise CodeError("birth_date", _("公民身份号码第7至14位不是真实的出生日期。")) from None
     today = today or dt.date.today()
-    if birth > today or birth.year < 1800:
+    if birth > today or birth < ID_EARLIEST_BIRTH:
         raise CodeError("birth_date", _("公民身份号码中的出生日期不在合理范围内。"))
     if resident_id_check_char(number[:17]) != number[17]:
         raise CodeError("checksum", _("公民身份号码的校验码（第18位）不正确。"))
@@ -232,20 +238,9 @@ def mask_name(name: str) -> str:
 # Organisation codes (GB 11714-1997)
 
 
-def _org_char_value(c: str) -> int:
-    if c.isdigit():
-        return int(c)
-    return ord(c) - ord("A") + 10
-
-
 def org_code_check_char(body8: str) -> str:
-    total = sum(_org_char_value(c) * w for c, w in zip(body8, ORG_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    if check == 10:
-        return "X"
-    if check == 11:
-        return "0"
-    return str(check)
+    total = sum(ORG_ALPHABET.index(c) * w for c, w in zip(body8, ORG_WEIGHTS, strict=True))
+    return ORG_CHECK_CHARS[total % 11]
 
 
 _ORG_RE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
@@ -308,8 +303,7 @@ def parse_uscc(value: str) -> CreditCode:
         raise CodeError("authority", _("统一社会信用代码第1位（登记管理部门代码）无效。"))
     if code[1] not in categories:
         raise CodeError("category", _("统一社会信用代码第2位（机构类别代码）与登记管理部门不匹配。"))
-    if not code[2:8].isdigit() or (code[2:4] not in PROVINCE_PREFIXES and code[2:4] != "10"):
-        # 10xxxx is used by national-level registrations (100000).
+    if not code[2:8].isdigit() or code[2:4] not in USCC_AREA_PREFIXES:
         raise CodeError("area", _("统一社会信用代码第3至8位（登记管理机关行政区划码）无效。"))
     try:
         parse_org_code(code[8:17])

@@ -194,7 +194,6 @@ STAFF_ROLES = [
     ("jueding", StaffRoleName.APPROVER, "决定"),
     ("admin", StaffRoleName.DEPARTMENT_ADMIN, "管理员"),
 ]
-USCC_BODY_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
 @dataclass
@@ -235,7 +234,7 @@ class _CityBuilder:
                 return number
 
     def org_body(self, first: str = "") -> str:
-        return first + "".join(self.rng.choice(USCC_BODY_ALPHABET) for _ in range(8 - len(first)))
+        return first + "".join(self.rng.choice(codes.USCC_ALPHABET) for _ in range(8 - len(first)))
 
     def name(self, male: bool) -> str:
         return self.rng.choice(SURNAMES) + self.rng.choice(GIVEN_M if male else GIVEN_F)

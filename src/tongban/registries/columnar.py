@@ -142,7 +142,7 @@ def check(spec: tuple[Any, ...], s: pl.Expr, today: dt.date) -> tuple[pl.Expr, p
             & _is_in(number.str.slice(0, 2), codes.PROVINCE_PREFIXES)
             & birth.is_not_null()
             & (birth <= today)
-            & (birth.dt.year() >= 1800)
+            & (birth >= codes.ID_EARLIEST_BIRTH)
             & (expected == number.str.slice(17, 1))
         )
         return ok, number

@@ -13,6 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tongban.core import codes
+
 from .access import AccessError
 from .loader import FIELDS
 from .models import (
@@ -33,9 +35,6 @@ TABLES = {
 }
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,59}$")
 NULLABLE = {"birth_date", "effective_from", "established_on", "registered_capital"}
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 
 class RuleError(AccessError):
@@ -55,33 +54,90 @@ def _position(alphabet: str, char_sql: str) -> str:
     return f"strpos('{alphabet}', {char_sql})" if _pg() else f"instr('{alphabet}', {char_sql})"
 
 
+def _in(expr: str, values: Any) -> str:
+    """``expr IN (…)`` over a constant list of core.codes (plain letters and digits, quoted inline)."""
+    if not all(v.isascii() and v.isalnum() for v in values):
+        raise ValueError("only plain code values go into SQL text")
+    quoted = ", ".join(f"'{v}'" for v in sorted(values))
+    return f"{expr} IN ({quoted})"
+
+
 def id_check_sql(first17: str) -> str:
     """The GB 11643 check character of a 17-digit SQL expression (%% : a literal % beside parameters)."""
     digits = " + ".join(
-        f"CAST(substr({first17}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(ID_WEIGHTS)
+        f"CAST(substr({first17}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(codes.ID_WEIGHTS)
     )
-    return f"substr('10X98765432', (({digits}) %% 11) + 1, 1)"
+    return f"substr('{codes.ID_CHECK_CHARS}', (({digits}) %% 11) + 1, 1)"
+
+
+def org_code_check_sql(expr: str, start: int = 1) -> str:
+    """The GB 11714 check character of the 8 characters of a SQL expression from ``start`` on (digits and
+    capital letters)."""
+    weighted = " + ".join(
+        f"({_position(codes.ORG_ALPHABET, f'substr({expr}, {start + i}, 1)')} - 1) * {w}"
+        for i, w in enumerate(codes.ORG_WEIGHTS)
+    )
+    return f"substr('{codes.ORG_CHECK_CHARS}', (({weighted}) %% 11) + 1, 1)"
 
 
 def uscc_check_sql(first17: str) -> str:
     """The GB 32100 check character of a 17-character SQL expression."""
     weighted = " + ".join(
-        f"({_position(USCC_ALPHABET, f'substr({first17}, {i + 1}, 1)')} - 1) * {w}"
-        for i, w in enumerate(USCC_WEIGHTS)
+        f"({_position(codes.USCC_ALPHABET, f'substr({first17}, {i + 1}, 1)')} - 1) * {w}"
+        for i, w in enumerate(codes.USCC_WEIGHTS)
     )
-    return f"substr('{USCC_ALPHABET}', ((31 - (({weighted}) %% 31)) %% 31) + 1, 1)"
+    return f"substr('{codes.USCC_ALPHABET}', ((31 - (({weighted}) %% 31)) %% 31) + 1, 1)"
 
 
-def _id_invalid(col: str) -> str:
-    well_formed = _matches(col, "^[0-9]{17}[0-9X]$", "[0-9]" * 17 + "[0-9X]")
-    # CASE, not OR: the digits are only cast once the shape is known to be right.
-    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {id_check_sql(col)} ELSE TRUE END)"
+# The two code rules flag exactly the non-empty values that are not a code as core.codes gives it back:
+# codes.parse_resident_id / parse_uscc raise, or return a different spelling (lower case, spaces), which
+# the loader would have stored normalised and a lookup by key would miss. Empty values are the
+# completeness rule's. Every check is SQL on both databases (one statement, no Python per record); the
+# property tests in tests/test_quality_codes.py hold the two definitions together. The shape is tested
+# first (CASE, not AND/OR: PostgreSQL refuses to cast a non-digit), and on PostgreSQL with a byte length
+# and an unbounded pattern: a regular expression with {17} or {10} costs four times the whole check.
+
+_MONTH_DAYS = sorted(
+    {f"{day:%m%d}" for day in (dt.date(2000, 1, 1) + dt.timedelta(days=n) for n in range(366))}
+)
+
+
+def _id_invalid(col: str, today: dt.date) -> tuple[str, list[Any]]:
+    if _pg():  # all ASCII (the pattern) and 18 bytes, so 18 characters: 17 digits and a digit or X
+        well_formed = f"octet_length({col}) = 18 AND {col} ~ '^[0-9]+X?$'"
+    else:
+        well_formed = f"{col} GLOB '{'[0-9]' * 17}[0-9X]'"
+    year = f"CAST(substr({col}, 7, 4) AS INTEGER)"
+    leap = f"(({year} %% 4 = 0 AND {year} %% 100 <> 0) OR {year} %% 400 = 0)"
+    valid = (
+        f"{_in(f'substr({col}, 1, 2)', codes.PROVINCE_PREFIXES)}"  # area: a province-level prefix
+        f" AND {_in(f'substr({col}, 11, 4)', _MONTH_DAYS)}"  # a real date: a month and day of a leap year,
+        f" AND (substr({col}, 11, 4) <> '0229' OR {leap})"  # and 29 February only in one
+        f" AND CAST(substr({col}, 7, 8) AS INTEGER) BETWEEN %s AND %s"  # neither too early nor in the future
+        f" AND substr({col}, 18, 1) = {id_check_sql(col)}"
+    )
+    where = f"({col} <> '' AND CASE WHEN {well_formed} THEN NOT ({valid}) ELSE TRUE END)"
+    return where, [int(f"{codes.ID_EARLIEST_BIRTH:%Y%m%d}"), int(f"{today:%Y%m%d}")]
 
 
 def _uscc_invalid(col: str) -> str:
-    chars = "0-9A-HJ-NPQRTUWXY"
-    well_formed = _matches(col, f"^[{chars}]{{18}}$", f"[{chars}]" * 18)
-    return f"({col} <> '' AND CASE WHEN {well_formed} THEN substr({col}, 18, 1) <> {uscc_check_sql(col)} ELSE TRUE END)"
+    chars = f"[{codes.USCC_ALPHABET}]"
+    if _pg():  # all in the alphabet (ASCII) and 18 bytes; characters 3–8 digits
+        well_formed = f"octet_length({col}) = 18 AND {col} ~ '^{chars}+$' AND ltrim(substr({col}, 3, 6), '0123456789') = ''"
+    else:
+        well_formed = f"{col} GLOB '{chars * 2}{'[0-9]' * 6}{chars * 10}'"
+    pairs = [
+        authority + category
+        for authority, categories in codes.USCC_AUTHORITIES.items()
+        for category in categories
+    ]
+    valid = (
+        f"{_in(f'substr({col}, 1, 2)', pairs)}"  # registration authority and the categories it registers
+        f" AND {_in(f'substr({col}, 3, 2)', codes.USCC_AREA_PREFIXES)}"  # area of the registering office
+        f" AND substr({col}, 17, 1) = {org_code_check_sql(col, start=9)}"  # the embedded GB 11714 code
+        f" AND substr({col}, 18, 1) = {uscc_check_sql(col)}"
+    )
+    return f"({col} <> '' AND CASE WHEN {well_formed} THEN NOT ({valid}) ELSE TRUE END)"
 
 
 def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
@@ -109,7 +165,8 @@ def failing_sql(rule: QualityRule) -> tuple[str, str, list[Any]]:
             f"{col} IS NULL" if rule.field in NULLABLE and not custom else f"({col} IS NULL OR {col} = '')"
         )
     elif kind == RuleKind.ID_NUMBER:
-        where = _id_invalid(col)
+        where, extra = _id_invalid(col, dt.date.today())  # core.codes' "today" for birth dates
+        params += extra
     elif kind == RuleKind.USCC:
         where = _uscc_invalid(col)
     elif kind == RuleKind.AREA_CODE:

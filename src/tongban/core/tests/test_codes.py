@@ -136,6 +136,22 @@ def test_any_single_character_change_in_credit_code_is_caught(authority, area, b
         codes.parse_uscc(changed)
 
 
+def test_org_check_table_is_the_formula_of_gb_11714():
+    # DESIGN.md: 11 − Σ mod 11, 10 → X, 11 → 0; the table is read at Σ mod 11 (as the SQL rule does).
+    for residue in range(11):
+        check = 11 - residue
+        assert codes.ORG_CHECK_CHARS[residue] == {10: "X", 11: "0"}.get(check, str(check))
+    assert codes.ORG_ALPHABET.index("A") == 10 and codes.ORG_ALPHABET.index("Z") == 35
+
+
+def test_id_birth_date_bounds():
+    earliest = codes.ID_EARLIEST_BIRTH
+    assert codes.parse_resident_id(codes.make_resident_id("339902", earliest, 1))
+    with pytest.raises(codes.CodeError) as err:
+        codes.parse_resident_id(codes.make_resident_id("339902", earliest - dt.timedelta(days=1), 1))
+    assert err.value.code == "birth_date"
+
+
 def test_org_code_check_examples():
     # Worked example: body D2143569 -> weights 3 7 9 10 5 8 4 2 -> 13*3+2*7+1*9+4*10+3*5+5*8+6*4+9*2 = 199;
     # 11 - 199 % 11 = 10 -> X.
