@@ -5,6 +5,7 @@ Merkle audit log and answers with a receipt. Refused calls are logged too, with 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -22,7 +23,8 @@ from tongban.core.throttle import throttle_hit
 from tongban.identity.models import SystemClient
 from tongban.registries import access
 
-from . import auditlog
+from . import auditlog, masking
+from .masking import mask  # noqa: F401 (the gateway's masking by grade, as callers know it)
 from .models import Checkpoint, DataAccess, Grant, Resource, Sensitivity, ShareType
 
 MAX_RECORDS = 100
@@ -95,19 +97,6 @@ def _load_resource(code: str) -> _Resource | None:
     )
 
 
-def mask(value: Any, grade: int) -> Any:
-    """Grade 3: keep the first and last quarter; grade 4: nothing but the length is shown."""
-    if value in (None, "") or grade < Sensitivity.SENSITIVE:
-        return value
-    text = str(value)
-    if grade >= Sensitivity.SECRET:
-        return "*" * min(len(text), 8)
-    keep = len(text) // 4
-    if keep == 0:
-        return "*" * len(text)
-    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
-
-
 @dataclass
 class Call:
     client: SystemClient
@@ -178,11 +167,18 @@ def permitted_fields(resource: _Resource, grant: Grant | None, wanted: Sequence[
     return chosen
 
 
-def permitted_filters(resource: _Resource, grant: Grant | None, names: Iterable[str]) -> None:
+def permitted_filters(
+    resource: _Resource, grant: Grant | None, names: Iterable[str], hide: Mapping[str, int]
+) -> None:
     """A filter may use only fields the grant releases in clear (a filter on a field not granted, or
-    granted only masked, would tell the caller whether the value it may not see is the one it guessed):
-    the same check as the Digital Registries API's (``registries.access.refused_filters``)."""
-    view = RegistryView(parts=(_part(resource.registry, resource.fields, grant, resource.area_field),))
+    granted only masked, would tell the caller whether the value it may not see is the one it guessed;
+    ``hide``: identifiers the department sees masked, whose parts it sees masked too): the same check as
+    the Digital Registries API's (``registries.access.refused_filters``)."""
+    view = RegistryView(
+        parts=(_part(resource.registry, resource.fields, grant, resource.area_field),),
+        kind=resource.registry.kind,
+        elsewhere=dict(hide),
+    )
     refused = access.refused_filters(resource.registry, view, names)
     if refused:
         raise GatewayError(
@@ -190,6 +186,18 @@ def permitted_filters(resource: _Resource, grant: Grant | None, names: Iterable[
             403,
             "filter on fields the grant does not release in clear: " + ", ".join(refused[:20]),
         )
+
+
+def granted_grades(resource: _Resource, grant: Grant | None) -> dict[str, int]:
+    """Every field the grant releases (all of an unconditional resource), with its grade."""
+    return {f: g for f, g in resource.fields.items() if grant is None or f in grant.fields}
+
+
+def masked_elsewhere(resource: _Resource, department_id: int) -> dict[str, int]:
+    """Identifiers of the resource's registry the department may see masked through any resource over it,
+    by grade: their parts are masked in every answer it gets (see ``masking``)."""
+    view = registry_view(resource.registry, department_id)
+    return view.masked_identifiers if view is not None else {}
 
 
 def count_call(client: SystemClient, resource: _Resource, grant: Grant | None) -> None:
@@ -225,17 +233,17 @@ def query(call: Call) -> dict[str, Any]:
             raise GatewayError("no_grant", 403, "the client belongs to no department")
         grant = _grant(call, resource)
         wanted = permitted_fields(resource, grant, call.fields)
+        grades = granted_grades(resource, grant)
+        clear = set(grant.clear_fields) if grant is not None else set()
+        hide = masked_elsewhere(resource, call.client.department_id)
+        kind = resource.registry.kind
         if call.filters:
-            permitted_filters(resource, grant, call.filters)
+            permitted_filters(resource, grant, call.filters, hide)
         count_call(call.client, resource, grant)
         records = _read(call, resource, grant)
-        clear = set(grant.clear_fields) if grant is not None else set()
+        chosen = set(wanted)
         out = [
-            {
-                name: (value if name in clear else mask(value, resource.fields[name]))
-                for name, value in data.items()
-                if name in wanted
-            }
+            masking.mask_record(data, [n for n in data if n in chosen], grades, clear, kind=kind, hide=hide)
             for data, _subject, _area in records
         ]
     except GatewayError as exc:
@@ -466,13 +474,39 @@ class RegistryView:
     grant gives them in clear, for the records in that grant's areas."""
 
     parts: tuple[_Part, ...]
+    kind: str = ""
+    elsewhere: Mapping[str, int] = field(default_factory=dict)  # masked identifiers of a wider view
+
+    @functools.cached_property
+    def masked_identifiers(self) -> dict[str, int]:
+        """Identifiers the department may see masked in some record, at the lowest grade it sees them; not
+        those it has in clear for every record (an unscoped part gives them in clear). Their parts are
+        masked in every record it gets (``masking``)."""
+        found: dict[str, int] = dict(self.elsewhere)
+        for identifier in masking.parts_of(self.kind):
+            seen = [p for p in self.parts if identifier in p.fields]
+            if any(
+                not p.prefixes and (identifier in p.clear or p.fields[identifier] < Sensitivity.SENSITIVE)
+                for p in seen
+            ):
+                continue
+            grades = [
+                p.fields[identifier]
+                for p in seen
+                if identifier not in p.clear and p.fields[identifier] >= Sensitivity.SENSITIVE
+            ]
+            if grades:
+                found[identifier] = min([*grades, found.get(identifier, grades[0])])
+        return found
 
     @property
     def queryable(self) -> frozenset[str]:
         """The fields seen in clear in every record ``narrow`` lets through: a filter on a field masked,
-        or seen only in some areas, would reveal values or matches the department may not see."""
+        or seen only in some areas, would reveal values or matches the department may not see. A part of
+        an identifier seen masked is masked too (``masking``)."""
         names = {name for p in self.parts for name in p.fields}
-        return frozenset(name for name in names if self._clear_everywhere(name))
+        masked = set(masking.unfilterable(self.kind, names, {}, (), self.masked_identifiers))
+        return frozenset(name for name in names if name not in masked and self._clear_everywhere(name))
 
     def _clear_everywhere(self, name: str) -> bool:
         clear = [p for p in self.parts if p.in_clear(name)]
@@ -488,15 +522,21 @@ class RegistryView:
         back for a covert purpose stays out of the person's data tracker until its date)."""
         return sorted({p.grant for p in self.parts if p.grant is not None and p.covers(data)})
 
-    def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _merged(parts: Sequence[_Part]) -> tuple[dict[str, int], set[str]]:
         grades: dict[str, int] = {}
         clear: set[str] = set()
-        for part in self.parts:
-            if part.covers(data):
-                for name, grade in part.fields.items():
-                    grades[name] = min(grade, grades.get(name, grade))
-                clear |= part.clear
-        return {n: data.get(n) if n in clear else mask(data.get(n), g) for n, g in grades.items()}
+        for part in parts:
+            for name, grade in part.fields.items():
+                grades[name] = min(grade, grades.get(name, grade))
+            clear |= part.clear
+        return grades, clear
+
+    def show(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        grades, clear = self._merged([p for p in self.parts if p.covers(data)])
+        return masking.mask_record(
+            data, list(grades), grades, clear, kind=self.kind, hide=self.masked_identifiers
+        )
 
     def narrow(self, queryset: Any) -> Any:
         if any(not p.prefixes for p in self.parts):
@@ -534,4 +574,4 @@ def _registry_view(registry: Any, department_id: int) -> RegistryView | None:
             continue  # nothing in force for this department
         fields = {f.name: f.sensitivity for f in resource.fields.all()}
         parts.append(_part(registry, fields, grant, resource.area_field))
-    return RegistryView(parts=tuple(parts)) if any(p.fields for p in parts) else None
+    return RegistryView(parts=tuple(parts), kind=registry.kind) if any(p.fields for p in parts) else None

@@ -24,6 +24,12 @@ TONGBAN_LOG_FORMAT     "json" (default) or "text".
 TONGBAN_EXCHANGE_OPERATOR  code of the department that runs data sharing (the data bureau): its seal signs
                        the audit log's checkpoints and overdue share requests escalate to it (default ljs-sjj).
 TONGBAN_AUDIT_ORIGIN   the audit log's name on its checkpoints (default tongban.example.gov.cn/exchange).
+TONGBAN_PSEUDONYM_KEY  the platform's secret for pseudonyms and keyed hashes (exchange/pseudonyms.py): the
+                       keys of a subscription's feed when its subscriber may not see them in clear, and the
+                       keys in the audit log. Default: derived from TONGBAN_SECRET_KEY. Set it (32 or more
+                       random characters) in production and keep it: a new key gives every record a new
+                       pseudonym, so subscribers must load their copies again, and log entries written
+                       under the old key can no longer be matched with a key.
 TONGBAN_GATEWAY_FAST_PATH  "0" to send gateway reads by key through the full page stack too (default "1").
 TONGBAN_MAX_UPLOAD_MB  largest request body in MB (default 52: a 50 MB material, the largest a catalogue
                        may allow, plus the form); larger ones are refused (413) from their Content-Length
@@ -351,3 +357,4 @@ LOGGING = {
 TONGBAN_DEMO = False
 TONGBAN_EXCHANGE_OPERATOR = env("TONGBAN_EXCHANGE_OPERATOR", "ljs-sjj")
 TONGBAN_AUDIT_ORIGIN = env("TONGBAN_AUDIT_ORIGIN", "tongban.example.gov.cn/exchange")
+TONGBAN_PSEUDONYM_KEY = env("TONGBAN_PSEUDONYM_KEY") or ""

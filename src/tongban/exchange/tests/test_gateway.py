@@ -150,7 +150,10 @@ def test_scope_limits_records_for_key_and_filter(world):
     assert outside.status_code == 403 and outside.json()["code"] == "outside_scope"
     found = query(world, {"name": "居民1"})
     assert found.status_code == 200, found.content
-    assert [r["area_code"] for r in found.json()["records"]] == ["339902"]
+    # The area code masked where the ID number is (issue 15 #2): 3399** and the number's last four.
+    assert [(r["id_number"], r["area_code"]) for r in found.json()["records"]] == [
+        (gateway.mask(number(1), 3), "3399**")
+    ]
     elsewhere = query(world, {"name": "居民4"})  # a match outside the scope is not told
     assert elsewhere.status_code == 200 and elsewhere.json()["count"] == 0
 
@@ -178,7 +181,8 @@ def test_a_filter_uses_only_fields_the_grant_releases_in_clear(world):
     assert (entry["status"], entry["error"], entry["records"]) == (403, "filter_not_granted", 0)
     assert not DataAccess.objects.exists()
     mixed = query(world, {"name": "居民1", "phone": "13900000001", "area_code": "339902"})
-    assert mixed.status_code == 403 and mixed.json()["message"] == FILTER_REFUSED + "phone"
+    # The area code too: the ID number is masked, and area code and number's last four rebuild it (#2).
+    assert mixed.status_code == 403 and mixed.json()["message"] == FILTER_REFUSED + "area_code, phone"
     # Granted, but only masked (grade 4): an exact match would still tell the clear value.
     Grant.objects.filter(pk=grant.pk).update(fields=["id_number", "name", "phone", "area_code"])
     gateway.forget_grants()
