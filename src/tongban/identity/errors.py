@@ -12,5 +12,7 @@ class IdentityError(Exception):
 
 
 class NotPermitted(IdentityError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="forbidden")
+    """Refused because of who is asking (pages answer 403)."""
+
+    def __init__(self, message: str, *, code: str = "forbidden") -> None:
+        super().__init__(message, code=code)

@@ -104,10 +104,10 @@ class PasswordResetRequestForm(forms.Form):
 
 
 class OrganisationForm(forms.Form):
+    """Only the credit code and the type: name, address and representative come from the registry."""
+
     uscc = forms.CharField(label=_("统一社会信用代码"), max_length=18, min_length=18)
-    name = forms.CharField(label=_("组织名称"), max_length=200)
     org_type = forms.ChoiceField(label=_("组织类型"), choices=OrganisationType.choices)
-    address = forms.CharField(label=_("住所"), max_length=200, required=False)
 
 
 class AgentForm(forms.Form):

@@ -121,6 +121,13 @@ class Person(models.Model):
     def masked_phone(self) -> str:
         return codes.mask_phone(self.phone)
 
+    @property
+    def is_verified(self) -> bool:
+        """Whether the account holder's claim to this ID number was checked (population registry with the
+        proven phone, or in person). A self-declared account may hold anyone's ID number, so the number is
+        then no key to the person's licences or data."""
+        return self.real_name_level >= RealNameLevel.REGISTRY_VERIFIED
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True

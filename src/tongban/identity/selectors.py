@@ -14,13 +14,21 @@ from .models import Department, Organisation, OrganisationAgent, StaffRole, Syst
 from .permissions import ROLE_PERMISSIONS, Perm
 
 
+def verified_id_number(user: User) -> str | None:
+    """The account's ID number when its claim to it is verified (``Person.is_verified``), else None: a
+    self-declared account (anyone who knew a name and an ID number could open one) gets nobody's
+    licences or data by it."""
+    person = getattr(user, "person", None) if user.is_authenticated else None
+    return person.id_number if person is not None and person.is_verified else None
+
+
 def acting_codes(request: HttpRequest) -> list[str]:
-    """The code of whoever the request acts as: the organisation's credit code, else the person's ID
-    number (whose licences the wallet shows, whose data reads the data tracker lists)."""
+    """The code of whoever the request acts as: the organisation's credit code, else the person's verified
+    ID number (whose licences the wallet shows, whose data reads the data tracker lists)."""
     if getattr(request, "acting_organisation", None) is not None:
         return [request.acting_organisation.uscc]
-    person = getattr(request.user, "person", None)
-    return [person.id_number] if person is not None else []
+    number = verified_id_number(request.user)
+    return [number] if number else []
 
 
 def valid_agencies(on: dt.date | None = None) -> QuerySet[OrganisationAgent]:
@@ -49,12 +57,13 @@ def can_act_for(user: User, organisation: Organisation) -> bool:
 
 
 def holder_codes_for(user: User) -> list[str]:
-    """The codes of everyone the user may act for now: their own ID number, and the credit code of each
-    organisation of ``organisations_for`` (whose licences they may manage)."""
+    """The codes of everyone the user may act for now: their own verified ID number, and the credit code of
+    each organisation of ``organisations_for`` (whose licences they may manage)."""
     person = getattr(user, "person", None) if user.is_authenticated else None
     if person is None:
         return []
-    return [person.id_number, *organisations_for(user).values_list("uscc", flat=True)]
+    own = [person.id_number] if person.is_verified else []
+    return [*own, *organisations_for(user).values_list("uscc", flat=True)]
 
 
 def represented_with_agents(user: User) -> list[Organisation]:

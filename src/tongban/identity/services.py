@@ -22,13 +22,14 @@ from oauth2_provider.models import Application
 
 from tongban.core import codes
 from tongban.core.constants import AuditEventType, AuditOutcome
-from tongban.core.notify import send_sms
+from tongban.core.models import OutboxMessage
+from tongban.core.notify import queue_message, send_sms
 from tongban.core.services import audit_record
 from tongban.core.throttle import throttle_hit
 
 from . import selectors, sources, verification
 from .backends import PHONE_RE, find_account
-from .constants import AccountType, OrganisationType, RealNameLevel, StaffRoleName
+from .constants import AccountType, OrganisationType, OrganisationVerification, RealNameLevel, StaffRoleName
 from .errors import IdentityError, NotPermitted
 from .models import (
     Area,
@@ -279,46 +280,103 @@ def _person_register(
     return user
 
 
-@transaction.atomic(durable=True)
+def _require_verified(person: Person, message: str) -> None:
+    if person.real_name_level < RealNameLevel.REGISTRY_VERIFIED:
+        raise NotPermitted(message % {"level": person.get_real_name_level_display()}, code="not_verified")
+
+
 def organisation_register(
-    *,
-    acting_user: User,
-    uscc: str,
-    name: str,
-    org_type: str,
-    area_code: str = "",
-    address: str = "",
-    established_on: dt.date | None = None,
-    request: HttpRequest | None = None,
+    *, acting_user: User, uscc: str, org_type: str, request: HttpRequest | None = None
 ) -> Organisation:
-    """The legal representative registers their organisation; they can then act for it."""
+    """A person registers the organisation whose legal representative the legal-entity registry names
+    them (by their verified ID number); name, address and founding date are the registry's, not the
+    form's. Anyone else acts for it only through the representative's authorisation (agent_grant).
+    When the registry names a new representative, the new one takes the organisation over. Refusals are
+    audited."""
+    try:
+        return _organisation_register(acting_user=acting_user, uscc=uscc, org_type=org_type, request=request)
+    except IdentityError as exc:
+        audit_record(
+            event_type=AuditEventType.ORG_REGISTERED,
+            acting_user=acting_user,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            extra_data={"uscc": (uscc or "").strip()[:18], "reason": exc.code},
+        )
+        raise
+
+
+@transaction.atomic(durable=True)
+def _organisation_register(
+    *, acting_user: User, uscc: str, org_type: str, request: HttpRequest | None
+) -> Organisation:
     if not acting_user.is_public or acting_user.person is None:
         raise NotPermitted(_("只有个人用户可以登记其担任法定代表人的组织。"))
+    person = acting_user.person
     try:
         code = codes.parse_uscc(uscc).code
     except codes.CodeError as exc:
         raise IdentityError(exc.message, field="uscc", code=exc.code) from None
-    name = (name or "").strip()
-    if not 2 <= len(name) <= 200:
-        raise IdentityError(_("组织名称应为2至200个字符。"), field="name")
     if org_type not in OrganisationType.values:
         raise IdentityError(_("请选择组织类型。"), field="org_type")
-    area = None
-    if area_code:
-        area = Area.objects.filter(code=area_code).first()
-        if area is None:
-            raise IdentityError(_("所在区划不存在。"), field="area_code")
-    if Organisation.objects.filter(uscc=code).exists():
-        raise IdentityError(_("该统一社会信用代码已登记。"), field="uscc", code="duplicate")
-    org = Organisation(
-        uscc=code,
-        name=name,
-        org_type=org_type,
-        legal_representative=acting_user.person,
-        area=area,
-        address=address.strip(),
-        established_on=established_on,
+    # The claim rests on the ID number: a self-declared one proves nothing.
+    _require_verified(
+        person,
+        _(
+            "登记组织须先完成实名核验：您的账号实名等级为“%(level)s”。"
+            "请携带身份证到政务服务大厅当面核验后再登记。"
+        ),
     )
+    if not sources.has_source():
+        raise IdentityError(_("暂时无法向法人库核验，请稍后再试。"), code="registry_unavailable")
+    entity = sources.registered_entity(code)
+    if entity is None:
+        raise IdentityError(
+            _(
+                "法人库中没有该统一社会信用代码的登记信息，请核对。新设立的组织请待登记信息同步到法人库后再试。"
+            ),
+            field="uscc",
+            code="not_in_registry",
+        )
+    if not entity.active:
+        raise IdentityError(
+            _("法人库中该组织的状态为“%(status)s”，不能登记。") % {"status": entity.status_label},
+            field="uscc",
+            code="not_active",
+        )
+    if entity.legal_rep_id_number != person.id_number:
+        raise NotPermitted(
+            _(
+                "法人库登记的法定代表人不是您，不能登记该组织。经办人请由法定代表人登记组织后，"
+                "在“我的账号”中授权您办理。"
+            ),
+            code="not_representative",
+        )
+    area = Area.objects.filter(code=entity.area_code).first() if entity.area_code else None
+    org = Organisation.objects.select_for_update().filter(uscc=code).first()
+    previous: Person | None = None
+    revoked = 0
+    if org is not None and org.legal_representative_id == person.pk:
+        raise IdentityError(
+            _("您已登记该组织，可在“我的账号”中切换为代表该组织办事。"), field="uscc", code="duplicate"
+        )
+    if org is None:
+        org = Organisation(uscc=code)
+    else:
+        # Recorded for someone the registry no longer names (a change of representative, or a claim made
+        # before claims were checked): the registry's representative takes it over, and the agents the
+        # previous one authorised lose their authority.
+        previous = org.legal_representative
+        revoked = OrganisationAgent.objects.filter(organisation=org, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    org.name = entity.name[:200] or org.name
+    org.org_type = org_type
+    org.legal_representative = person
+    org.area = area or org.area
+    org.address = (entity.address or org.address or "")[:200]
+    org.established_on = entity.established_on or org.established_on
+    org.verification = OrganisationVerification.REGISTRY_VERIFIED
     org.full_clean()
     try:
         with transaction.atomic():
@@ -330,8 +388,24 @@ def organisation_register(
         acting_user=acting_user,
         request=request,
         target=org,
-        extra_data={"uscc": code},
+        extra_data={
+            "uscc": code,
+            "registry_checked": True,
+            "replaced_representative": previous.masked_id_number if previous else None,
+            "agents_revoked": revoked,
+        },
     )
+    previous_account = getattr(previous, "account", None) if previous is not None else None
+    if previous_account is not None and previous_account.phone:
+        queue_message(
+            channel=OutboxMessage.SMS,
+            to=previous_account.phone,
+            text=_(
+                "【通办】法人库登记的“%(org)s”法定代表人已不是您，该组织已由法人库登记的法定代表人登记，"
+                "您不再代表该组织办事。如有疑问，请联系市场监管部门。"
+            )
+            % {"org": org.name},
+        )
     return org
 
 
@@ -348,12 +422,23 @@ def agent_grant(
     """The legal representative authorises a registered person to act for the organisation."""
     if acting_user.person_id is None or organisation.legal_representative_id != acting_user.person_id:
         raise NotPermitted(_("只有法定代表人可以授权经办人。"))
+    _require_verified(
+        acting_user.person,
+        _("授权经办人须先完成实名核验：您的账号实名等级为“%(level)s”。请携带身份证到政务服务大厅当面核验。"),
+    )
     number = _parse_id_number(id_number)
     name = _clean_name(name)
     person = Person.objects.filter(id_number=number, name=name).first()
     if person is None or not hasattr(person, "account"):
         raise IdentityError(
             _("未找到姓名与公民身份号码一致的注册用户，请经办人先注册账号。"), field="id_number"
+        )
+    if person.real_name_level < RealNameLevel.REGISTRY_VERIFIED:
+        # Whoever registered under a self-declared ID number may not be the person the representative means.
+        raise IdentityError(
+            _("该经办人的账号尚未完成实名核验，暂不能授权。请经办人携带身份证到政务服务大厅当面核验。"),
+            field="id_number",
+            code="not_verified",
         )
     if person.pk == organisation.legal_representative_id:
         raise IdentityError(_("法定代表人无需授权即可办理。"), field="id_number")

@@ -36,7 +36,7 @@ from tongban.core.throttle import throttle_client
 
 from . import lockout, selectors, services
 from .constants import AccountType, RealNameLevel, StaffRoleName
-from .errors import IdentityError
+from .errors import IdentityError, NotPermitted
 from .forms import (
     AgentForm,
     LoginForm,
@@ -396,6 +396,7 @@ def acting_switch_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def organisation_register_view(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             org = services.organisation_register(
@@ -403,10 +404,11 @@ def organisation_register_view(request: HttpRequest) -> HttpResponse:
             )
         except IdentityError as exc:
             _form_error(form, exc)
+            status = 403 if isinstance(exc, NotPermitted) else 200
         else:
             messages.success(request, _("已登记“%(org)s”，您可以切换为代表该组织办事。") % {"org": org.name})
             return redirect("identity:account")
-    return render(request, "identity/organisation_form.html", {"form": form})
+    return render(request, "identity/organisation_form.html", {"form": form}, status=status)
 
 
 @login_required
@@ -414,6 +416,7 @@ def agent_grant_view(request: HttpRequest, org_uuid: str) -> HttpResponse:
     # Only its legal representative in the current data sees the page: to anyone else it does not exist.
     org = get_object_or_404(Organisation, uuid=org_uuid, legal_representative_id=request.user.person_id or 0)
     form = AgentForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             services.agent_grant(
@@ -421,10 +424,11 @@ def agent_grant_view(request: HttpRequest, org_uuid: str) -> HttpResponse:
             )
         except IdentityError as exc:
             _form_error(form, exc)
+            status = 403 if isinstance(exc, NotPermitted) else 200
         else:
             messages.success(request, _("已授权经办人。"))
             return redirect("identity:account")
-    return render(request, "identity/agent_form.html", {"form": form, "organisation": org})
+    return render(request, "identity/agent_form.html", {"form": form, "organisation": org}, status=status)
 
 
 @login_required

@@ -23,7 +23,7 @@ from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, User
 from tongban.identity.permissions import Perm
-from tongban.identity.selectors import holder_codes_for
+from tongban.identity.selectors import holder_codes_for, verified_id_number
 from tongban.identity.services import require_perm
 
 from .constants import FORMAT, Algorithm, HolderCodeType, LicenceStatus
@@ -766,9 +766,9 @@ def applicant_holder_codes(applicant: User, organisation: Any = None) -> list[st
     """Whose licences an application may use, in order of preference: the organisation applied for, then
     the applicant's own (an enterprise's application also uses the representative's ID card)."""
     codes_ = [organisation.uscc] if organisation is not None else []
-    person = getattr(applicant, "person", None)
-    if person is not None:
-        codes_.append(person.id_number)
+    number = verified_id_number(applicant)  # a self-declared ID number reuses nobody's licences
+    if number:
+        codes_.append(number)
     return codes_
 
 

@@ -196,6 +196,31 @@ def test_hold_back_only_by_the_data_bureau_and_the_citizen_tracker(city):
     assert "出生登记" not in mine.get("/my/data-usage/").content.decode()
 
 
+def test_a_self_declared_account_does_not_see_whose_data_was_read(city):
+    """Issue 15 #3: an account opened with someone's name and ID number (self-declared, unproven) saw
+    their data-usage record; it is shown only once the account's claim to the ID number is verified."""
+    from tongban.cases.tests.test_api import token
+    from tongban.identity.constants import RealNameLevel
+
+    share_request = _birth_registration_request(city)
+    services.share_request_answer(acting_user=None, share_request=share_request, approve=True)
+    headers = token(city["health"], "exchange.read")
+    assert (
+        Client().get(f"/api/exchange/gateway/person-basic/records/{number(1)}", **headers).status_code == 200
+    )
+    person = city["person"]
+    person.real_name_level = RealNameLevel.SELF_DECLARED
+    person.save(update_fields=["real_name_level"])
+    stranger = Client()
+    stranger.force_login(UserFactory(person=person))
+    page = stranger.get("/my/data-usage/").content.decode()
+    assert "临江市卫生健康委员会" not in page and "出生登记" not in page
+    assert "您的账号实名等级为“自行填报”" in page
+    person.real_name_level = RealNameLevel.REGISTRY_VERIFIED
+    person.save(update_fields=["real_name_level"])
+    assert "出生登记" in stranger.get("/my/data-usage/").content.decode()
+
+
 def test_audit_page_and_staff_registry_reads_are_logged(city):
     from tongban.exchange.models import LogEntry
 

@@ -12,6 +12,7 @@ from tongban.identity.constants import AccountType, RealNameLevel, StaffRoleName
 from tongban.identity.errors import IdentityError, NotPermitted
 from tongban.identity.models import OrganisationAgent, Person, StaffRole, User
 from tongban.identity.permissions import Perm
+from tongban.registries.models import LegalEntityRecord
 
 from .factories import (
     ROLE,
@@ -100,22 +101,23 @@ def test_register_refuses_weak_password_without_using_up_the_code():
 
 def test_organisation_register_and_acting():
     user = UserFactory()
-    org = services.organisation_register(
-        acting_user=user, uscc=_next_uscc(), name="临江小厨餐饮有限公司", org_type="enterprise"
+    uscc = _next_uscc()
+    LegalEntityRecord.objects.create(
+        uscc=uscc, name="临江小厨餐饮有限公司", legal_rep_id_number=user.person.id_number
     )
-    assert org.legal_representative == user.person
+    org = services.organisation_register(acting_user=user, uscc=uscc, org_type="enterprise")
+    assert org.legal_representative == user.person and org.name == "临江小厨餐饮有限公司"
+    assert org.verification == "registry_verified"
     assert list(selectors.organisations_for(user)) == [org]
     with pytest.raises(IdentityError) as err:
-        services.organisation_register(
-            acting_user=UserFactory(), uscc=org.uscc, name="别的公司", org_type="enterprise"
-        )
+        services.organisation_register(acting_user=user, uscc=org.uscc, org_type="enterprise")
     assert err.value.code == "duplicate"
 
 
 def test_organisation_register_refuses_bad_credit_code():
     with pytest.raises(IdentityError) as err:
         services.organisation_register(
-            acting_user=UserFactory(), uscc="91350100M000100Y44", name="某公司", org_type="enterprise"
+            acting_user=UserFactory(), uscc="91350100M000100Y44", org_type="enterprise"
         )
     assert err.value.field == "uscc"
     assert "校验码" in err.value.message
@@ -123,9 +125,7 @@ def test_organisation_register_refuses_bad_credit_code():
 
 def test_staff_cannot_register_organisations():
     with pytest.raises(NotPermitted):
-        services.organisation_register(
-            acting_user=StaffFactory(), uscc=_next_uscc(), name="某公司", org_type="enterprise"
-        )
+        services.organisation_register(acting_user=StaffFactory(), uscc=_next_uscc(), org_type="enterprise")
 
 
 def test_agent_grant_lets_agent_act_until_revoked():

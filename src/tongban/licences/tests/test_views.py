@@ -51,6 +51,25 @@ def test_public_verification_page_and_api(issued):
     assert status["status"] == "valid" and "holder" not in status
 
 
+def test_a_self_declared_account_gets_no_licences_by_its_id_number(issued, citizen):
+    """Issue 15 #3: whoever registered first with a person's name and ID number (self-declared) saw that
+    person's licences and reused them as materials. Only a verified claim to the ID number opens them."""
+    from tongban.identity.constants import RealNameLevel
+    from tongban.identity.selectors import holder_codes_for
+
+    citizen.person.real_name_level = RealNameLevel.SELF_DECLARED
+    citizen.person.save(update_fields=["real_name_level"])
+    client = holder_client(citizen)
+    wallet = client.get("/my/licences/").content.decode()
+    assert issued.name not in wallet and "您的账号实名等级为“自行填报”" in wallet
+    assert client.get(f"/my/licences/{issued.pk}/").status_code == 404
+    assert services.applicant_holder_codes(citizen) == [] and holder_codes_for(citizen) == []
+    citizen.person.real_name_level = RealNameLevel.REGISTRY_VERIFIED
+    citizen.person.save(update_fields=["real_name_level"])
+    assert issued.name in client.get("/my/licences/").content.decode()
+    assert services.applicant_holder_codes(citizen) == [citizen.person.id_number]
+
+
 def test_wallet_show_share_and_uses(issued, citizen, monkeypatch):
     client = holder_client(citizen)
     assert issued.name in client.get("/my/licences/").content.decode()
