@@ -20,10 +20,10 @@ def _clean_state():
 def _forget_process_caches():
     # The gateway keeps catalogue entries, grants and the checkpoint per process for a few seconds, cases
     # department ids for a minute; each test has a database of its own, with the same primary keys.
-    from tongban.cases import services as case_services
+    from tongban.cases.services import items as case_items
     from tongban.exchange import gateway
 
-    case_services._department_cache.clear()
+    case_items._department_cache.clear()
     gateway._cache.clear()
     gateway.forget_grants()
     gateway.forget_checkpoint()

@@ -8,6 +8,7 @@ import random
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from tongban.catalog import services as catalog_services
 from tongban.catalog.models import LifeEvent, ServiceItem
 from tongban.core import codes, workdays
 from tongban.identity.constants import AccountType
@@ -164,7 +165,7 @@ def build_demo_cases(*, seed: int = 7) -> dict[str, Case]:
     # The persona citizen has a newborn bundle on the way: two departments done, two still working.
     persona = User.objects.filter(account_type=AccountType.PUBLIC).order_by("pk").first()
     event = LifeEvent.objects.get(code="newborn")
-    schema = services.catalog_services.merged_form(event).schema
+    schema = catalog_services.merged_form(event).schema
     answers = {**_answers(schema, rng), "wants_medical_insurance": True, "wants_social_card": True}
     bundle = services.case_submit(applicant=persona, life_event=event, answers=answers)
     for i, sub in enumerate(bundle.sub_cases.order_by("id")):
