@@ -80,6 +80,10 @@ class Command(BaseCommand):
         w("个人与法人 (http://127.0.0.1:8000/login/):")
         for label, login, note in logins.citizens:
             w(f"  {login}  {label}  {note}")
+        # The demo sends no SMS: registration codes are written to DATA_DIR/outbox/sms.jsonl.
+        w(
+            "注册新账号 / register (http://127.0.0.1:8000/register/), 短信验证码 / SMS code: .venv/bin/tongban demo_sms <手机号>"
+        )
         w(
             "工作人员 (http://127.0.0.1:8000/staff/login/), 动态口令 / TOTP: .venv/bin/tongban demo_totp <登录名>"
         )
