@@ -29,6 +29,36 @@ def _forget_process_caches():
     gateway.forget_checkpoint()
 
 
+class SmsOutage:
+    """Switches the SMS gateway to a registered fake whose gateway is unreachable, and back."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def _use(self, plugin_id: str) -> None:
+        self.settings.TONGBAN_PLUGINS = {**self.settings.TONGBAN_PLUGINS, "sms": {"id": plugin_id}}
+
+    def down(self) -> None:
+        self._use("test-down")
+
+    def up(self) -> None:
+        self._use("outbox")
+
+
+class DownGateway(notify.SmsGateway):
+    """An SMS gateway adapter whose gateway is unreachable."""
+
+    def send(self, phone: str, text: str) -> None:
+        raise ConnectionError("gateway unreachable")
+
+
+@pytest.fixture
+def sms_outage(settings):
+    """``sms_outage.down()``: sending an SMS raises, as an unreachable gateway does; ``up()``: it works."""
+    with notify.sms_gateways.registered("test-down", DownGateway):
+        yield SmsOutage(settings)
+
+
 @pytest.fixture
 def calendar(db, django_capture_on_commit_callbacks):
     from tongban.core.services import calendar_seed_official, calendar_year_provisional

@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 from oauth2_provider import urls as oauth2_urls
 
 from tongban.api import api
+from tongban.core.admin import plugin_health
 from tongban.identity.lockout import client_auth_guard
 from tongban.identity.views import ConsentAuthorizationView, GuardedAdminSite
 
@@ -37,6 +38,7 @@ urlpatterns = [
     path("staff/catalogue/", include("tongban.catalog.staff_urls")),
     path("o/", include((oidc_patterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("admin/plugins/", admin.site.admin_view(plugin_health), name="plugin-health"),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,3 +6,6 @@ class CasesConfig(AppConfig):
     name = "tongban.cases"
     label = "cases"
     verbose_name = _("办件")
+
+    def ready(self) -> None:
+        from . import documents, notify  # noqa: F401 - register their plugins (core.registry)

@@ -1,5 +1,5 @@
 """Uploaded materials: size limits, content sniffing (the bytes must be what the name says), a pluggable
-virus scanner, storage outside the web root. Refusals say in Chinese what is wrong."""
+virus scanner (``virus_scanner`` plugins, docs/plugins.md), storage outside the web root. Refusals say in Chinese what is wrong."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import os
 import socket
 import struct
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import filetype
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tongban.catalog.constants import ACCEPTED_FORMATS, MAX_MATERIAL_MB
+from tongban.core.registry import Plugin, Registry
 
 from .models import CaseDocument
 
@@ -35,26 +36,40 @@ MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
-scanners: dict[str, Callable[[bytes], bool]] = {}
+
+class VirusScanner(Plugin):
+    """A ``virus_scanner`` plugin: ``infected`` is True when the content is infected, False when it is
+    clean, None when this scanner does not scan; ScannerError when it gives no verdict."""
+
+    def infected(self, content: bytes) -> bool | None:
+        raise NotImplementedError
 
 
-def scanner(name: str) -> Callable[[Callable[[bytes], bool]], Callable[[bytes], bool]]:
-    """Register a virus scanner: a function that returns True when the content is infected."""
+virus_scanners: Registry[VirusScanner] = Registry("virus_scanner", label=gettext_lazy("病毒扫描"))
 
-    def decorator(func: Callable[[bytes], bool]) -> Callable[[bytes], bool]:
-        scanners[name] = func
-        return func
 
-    return decorator
+@virus_scanners.register("none")
+class NoScanner(VirusScanner):
+    label = gettext_lazy("不扫描")
+
+    def infected(self, content: bytes) -> bool | None:
+        return None
+
+    def check_config(self) -> list[str]:
+        return [_("上传的材料未经病毒扫描即被接收。")]
 
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-@scanner("eicar")
-def _eicar(content: bytes) -> bool:
+@virus_scanners.register("eicar")
+class EicarScanner(VirusScanner):
     """Recognises the industry test signature only: proves the hook end to end without a scanning daemon."""
-    return EICAR in content
+
+    label = gettext_lazy("只识别 EICAR 测试特征码（演示用）")
+
+    def infected(self, content: bytes) -> bool | None:
+        return EICAR in content
 
 
 class DocumentError(ValueError):
@@ -80,15 +95,51 @@ def _clamd_reply(sock: socket.socket) -> bytes:
     return reply.split(b"\0", 1)[0].strip()
 
 
-@scanner("clamd")
-def _clamd(content: bytes) -> bool:
-    """ClamAV daemon over TCP (INSTREAM); TONGBAN_CLAMD=host:port, TONGBAN_CLAMD_TIMEOUT seconds (30).
-    Only ``stream: OK`` is clean and only ``stream: <signature> FOUND`` is infected; anything else
-    (``INSTREAM size limit exceeded. ERROR``, a reply we do not understand, no reply) raises ScannerError."""
-    host, _sep, port = os.environ.get("TONGBAN_CLAMD", "127.0.0.1:3310").rpartition(":")
-    timeout = float(os.environ.get("TONGBAN_CLAMD_TIMEOUT", "30"))
+@virus_scanners.register(
+    "clamd",
+    options_schema={
+        "type": "object",
+        "properties": {
+            "address": {"type": "string", "pattern": r"^\S+:[0-9]{1,5}$"},
+            "timeout": {"type": "number", "exclusiveMinimum": 0},
+        },
+        "additionalProperties": False,
+    },
+)
+class ClamdScanner(VirusScanner):
+    """ClamAV daemon over TCP (INSTREAM); options ``address`` host:port (TONGBAN_CLAMD, 127.0.0.1:3310) and
+    ``timeout`` seconds (TONGBAN_CLAMD_TIMEOUT, 30). Only ``stream: OK`` is clean and only ``stream:
+    <signature> FOUND`` is infected; anything else (``INSTREAM size limit exceeded. ERROR``, a reply we do
+    not understand, no reply) raises ScannerError."""
+
+    label = gettext_lazy("ClamAV 守护进程（clamd）")
+
+    def __init__(self, *, address: str = "127.0.0.1:3310", timeout: float = 30) -> None:
+        host, _sep, port = address.rpartition(":")
+        self.host, self.port, self.timeout = host.strip("[]"), int(port), float(timeout)
+
+    def infected(self, content: bytes) -> bool | None:
+        return _clamd(content, self.host, self.port, self.timeout)
+
+    def check_config(self) -> list[str]:
+        """clamd answers PING with PONG."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+                sock.sendall(b"zPING\0")
+                reply = _clamd_reply(sock)
+        except OSError as exc:
+            return [_("无法连接 clamd %(a)s：%(e)s") % {"a": f"{self.host}:{self.port}", "e": exc}]
+        if reply != b"PONG":
+            return [
+                _("clamd %(a)s 的应答不是 PONG：%(r)s")
+                % {"a": f"{self.host}:{self.port}", "r": reply[:80].decode("utf-8", "replace")}
+            ]
+        return []
+
+
+def _clamd(content: bytes, host: str, port: int, timeout: float) -> bool:
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             try:
                 sock.sendall(b"zINSTREAM\0")
                 for start in range(0, len(content), CLAMD_CHUNK):
@@ -109,20 +160,28 @@ def _clamd(content: bytes) -> bool:
     raise ScannerError(reply.decode("utf-8", "replace")[:200] or "empty reply")
 
 
+def virus_scanner() -> VirusScanner:
+    """The configured virus scanner (``TONGBAN_PLUGINS["virus_scanner"]``)."""
+    return virus_scanners.configured()
+
+
 def scan(content: bytes, *, label: str = "") -> str:
     """The scan status; DocumentError when the scanner gives no verdict (logged for the operators)."""
-    name = os.environ.get("TONGBAN_VIRUS_SCANNER", "eicar")
-    if name == "none":
-        return CaseDocument.NOT_SCANNED
+    scanner = virus_scanner()
     try:
-        infected = scanners[name](content)
+        infected = scanner.infected(content)
     except ScannerError as exc:
         log.error(
-            "virus scanner %s gave no verdict on a %d-byte upload, refused: %s", name, len(content), exc
+            "virus scanner %s gave no verdict on a %d-byte upload, refused: %s",
+            type(scanner).__name__,
+            len(content),
+            exc,
         )
         raise DocumentError(
             _("“%(m)s”暂时无法完成病毒扫描，未被接收，请稍后重新上传。") % {"m": label or _("文件")}
         ) from None
+    if infected is None:
+        return CaseDocument.NOT_SCANNED
     return CaseDocument.INFECTED if infected else CaseDocument.CLEAN
 
 

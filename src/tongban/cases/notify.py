@@ -1,61 +1,70 @@
-"""Telling applicants what happened: pluggable channels (registry pattern, see STYLE.md).
+"""Telling applicants what happened: pluggable channels (``notify_channels`` plugins, docs/plugins.md).
 
 In-app is the case timeline itself (always). Public timeline events are marked ``notice_pending`` in the
 change that made them (one column on a row written anyway: the submission path pays nothing more). A
 background task turns each pending notice into messages of the staff outbox (``core.OutboxMessage``, one per
 channel) and clears the mark in the same transaction, so a rolled-back transition sends nothing; the outbox
 sends them after the commit and retries, with back-off, while the SMS gateway or mail server fails, so an
-outage delays a notice and never loses it. TONGBAN_NOTIFY_CHANNELS selects the channels (default "sms")."""
+outage delays a notice and never loses it. ``TONGBAN_PLUGINS["notify_channels"]`` lists the channels
+(TONGBAN_NOTIFY_CHANNELS, default "sms")."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tongban.core.models import OutboxMessage
 from tongban.core.notify import queue_messages
+from tongban.core.registry import Plugin, Registry
 
 log = logging.getLogger(__name__)
-# A channel turns (case, message, recipient) into one outbox message, {"channel", "to", "text", "subject"},
-# or None when the recipient cannot be reached that way. It never sends anything itself. The recipient is
-# whoever may act on the case now (``selectors.notice_recipients``): a former agent hears nothing more.
-Channel = Callable[..., dict[str, str] | None]
-registry: dict[str, Channel] = {}
 
 
-def register(name: str) -> Callable[[Channel], Channel]:
-    def decorator(func: Channel) -> Channel:
-        registry[name] = func
-        return func
+class Channel(Plugin):
+    """A ``notify_channels`` plugin: turns (case, message, recipient) into one outbox message, {"channel",
+    "to", "text", "subject"}, or None when the recipient cannot be reached that way. It never sends anything
+    itself. The recipient is whoever may act on the case now (``selectors.notice_recipients``): a former
+    agent hears nothing more."""
 
-    return decorator
-
-
-@register("sms")
-def _sms(case, message: str, recipient) -> dict[str, str] | None:
-    phone = recipient.phone
-    if not phone:
-        return None
-    text = _("【通办】您的办件%(n)s：%(m)s") % {"n": case.number, "m": message}
-    return {"channel": OutboxMessage.SMS, "to": phone, "text": text}
+    def build(self, case, message: str, recipient) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+        raise NotImplementedError
 
 
-@register("email")
-def _email(case, message: str, recipient) -> dict[str, str] | None:
-    if not recipient.email:
-        return None
-    subject = _("办件进度 %(n)s") % {"n": case.number}
-    return {"channel": OutboxMessage.EMAIL, "to": recipient.email, "text": message, "subject": subject}
+notify_channels: Registry[Channel] = Registry(
+    "notify_channels", label=gettext_lazy("办件通知渠道"), many=True
+)
 
 
-def channels() -> list[str]:
-    names = os.environ.get("TONGBAN_NOTIFY_CHANNELS", "sms").split(",")
-    return [n.strip() for n in names if n.strip() in registry]
+@notify_channels.register("sms")
+class SmsChannel(Channel):
+    label = gettext_lazy("短信（经短信网关）")
+
+    def build(self, case, message: str, recipient) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+        phone = recipient.phone
+        if not phone:
+            return None
+        text = _("【通办】您的办件%(n)s：%(m)s") % {"n": case.number, "m": message}
+        return {"channel": OutboxMessage.SMS, "to": phone, "text": text}
+
+
+@notify_channels.register("email")
+class EmailChannel(Channel):
+    label = gettext_lazy("电子邮件")
+
+    def build(self, case, message: str, recipient) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+        if not recipient.email:
+            return None
+        subject = _("办件进度 %(n)s") % {"n": case.number}
+        return {"channel": OutboxMessage.EMAIL, "to": recipient.email, "text": message, "subject": subject}
+
+
+def channels() -> list[Channel]:
+    """The configured channels, in the settings' order (``TONGBAN_PLUGINS["notify_channels"]``)."""
+    return notify_channels.configured()
 
 
 def notify_on_commit() -> None:
@@ -74,7 +83,7 @@ def send_pending_notices(limit: int = 500) -> int:
     from .models import CaseEvent
     from .selectors import notice_recipients
 
-    names = channels()
+    configured = channels()
     with transaction.atomic():
         pending = (
             CaseEvent.objects.filter(notice_pending=True)
@@ -90,7 +99,7 @@ def send_pending_notices(limit: int = 500) -> int:
             recipient = recipients[event.case_id]
             try:
                 built = (
-                    [registry[name](event.case, event.message, recipient) for name in names]
+                    [channel.build(event.case, event.message, recipient) for channel in configured]
                     if recipient
                     else []
                 )

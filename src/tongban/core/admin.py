@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import codes
+from . import codes, registry
 from .constants import AuditEventType
 from .models import AuditEvent, CalendarDay, CalendarYear, OutboxMessage
 from .services import calendar_day_set
@@ -127,3 +129,14 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+def plugin_health(request: HttpRequest) -> HttpResponse:
+    """/admin/plugins/: each configured plugin (core.registry) and what its check_config() found. Served
+    through ``admin.site.admin_view``: staff with the second factor only."""
+    context = {
+        **admin.site.each_context(request),
+        "title": _("插件状态"),
+        "plugins": registry.health(),
+    }
+    return TemplateResponse(request, "core/plugin_health.html", context)

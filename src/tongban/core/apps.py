@@ -10,3 +10,5 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Configure the Celery app from Django settings in every process (web, worker, commands).
         from tongban import celery  # noqa: F401
+
+        from . import checks, notify  # noqa: F401 - the plugin check and the sms plugins

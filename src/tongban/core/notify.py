@@ -1,7 +1,9 @@
 """Outgoing SMS, and the outbox for messages to staff.
 
-SMS: the demo and tests write messages to a file outbox (and a log line); a production deployment points
-TONGBAN_SMS_BACKEND at its SMS gateway adapter. Issue-level notification channels build on this.
+SMS: the gateway is an ``sms`` plugin (``core.registry``, docs/plugins.md). The demo and tests write messages
+to a file outbox (and a log line), plugin ``outbox``; a production deployment registers its SMS gateway
+adapter and chooses it in ``TONGBAN_PLUGINS["sms"]`` (TONGBAN_SMS_BACKEND). Issue-level notification
+channels build on this.
 
 Messages to staff (share-request reminders and escalations) and case notices to applicants are rows of
 ``OutboxMessage`` written with the change that caused them and sent by ``send_outbox`` after the commit,
@@ -12,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .codes import mask_phone
+from .registry import Plugin, Registry
 
 log = logging.getLogger("tongban.sms")
 
@@ -30,8 +33,22 @@ log = logging.getLogger("tongban.sms")
 outbox: list[dict[str, str]] = []
 
 
-class OutboxSmsBackend:
+class SmsGateway(Plugin):
+    """An ``sms`` plugin: hands one message to the SMS gateway, raising when the gateway fails (the outbox
+    then retries it)."""
+
+    def send(self, phone: str, text: str) -> None:
+        raise NotImplementedError
+
+
+sms_gateways: Registry[SmsGateway] = Registry("sms", label=gettext_lazy("短信网关"))
+
+
+@sms_gateways.register("outbox")
+class OutboxSmsBackend(SmsGateway):
     """Writes every message to DATA_DIR/outbox/sms.jsonl and to the log; delivers nothing."""
+
+    label = gettext_lazy("文件发件箱（不真正发送，演示和测试用）")
 
     def send(self, phone: str, text: str) -> None:
         message = {"to": phone, "text": text, "at": timezone.now().isoformat()}
@@ -42,10 +59,24 @@ class OutboxSmsBackend:
             fh.write(json.dumps(message, ensure_ascii=False) + "\n")
         log.info("sms queued", extra={"to": mask_phone(phone)})
 
+    def check_config(self) -> list[str]:
+        folder = Path(settings.DATA_DIR) / "outbox"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "sms.jsonl", "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            return [_("无法写入短信发件箱 %(f)s：%(e)s") % {"f": folder, "e": exc.strerror or exc}]
+        return []
+
+
+def sms_gateway() -> SmsGateway:
+    """The configured SMS gateway (``TONGBAN_PLUGINS["sms"]``)."""
+    return sms_gateways.configured()
+
 
 def send_sms(*, phone: str, text: str) -> None:
-    backend_path = os.environ.get("TONGBAN_SMS_BACKEND", "tongban.core.notify.OutboxSmsBackend")
-    import_string(backend_path)().send(phone, text)
+    sms_gateway().send(phone, text)
 
 
 # ---- the outbox for staff messages ---------------------------------------------------------------------

@@ -6,3 +6,6 @@ class LicencesConfig(AppConfig):
     name = "tongban.licences"
     label = "licences"
     verbose_name = _("电子证照")
+
+    def ready(self) -> None:
+        from . import keystore  # noqa: F401 - register their plugins (core.registry)

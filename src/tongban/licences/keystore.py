@@ -1,7 +1,8 @@
 """The key store that holds the seals' private keys. Callers get public keys and signatures, never a
-private key. The default keeps each private key in the database encrypted with SM4-GCM under a key
-encryption key from the environment; TONGBAN_KEY_STORE names another class (a hardware security module
-adapter, say) with the same two methods."""
+private key. It is a ``key_store`` plugin (``core.registry``, docs/plugins.md): the default,
+``encrypted-db``, keeps each private key in the database encrypted with SM4-GCM under a key encryption key
+from the settings (TONGBAN_SEAL_KEK); a deployment registers another (a hardware security module adapter,
+say) with the same two methods and chooses it in ``TONGBAN_PLUGINS["key_store"]`` (TONGBAN_KEY_STORE)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from tongsuopy.crypto import hashes as t_hashes
 from tongsuopy.crypto import serialization as t_serialization
 from tongsuopy.crypto.asymciphers import ec
+
+from tongban.core.registry import Plugin, Registry
 
 from .constants import Algorithm
 
@@ -35,24 +39,50 @@ class KeyStore(Protocol):
 
     def sign(self, algorithm: str, handle: bytes, data: bytes) -> bytes: ...
 
+    def check_config(self) -> list[str]: ...
 
-class EncryptedKeyStore:
+
+key_stores: Registry[KeyStore] = Registry("key_store", label=gettext_lazy("印章密钥库"))
+
+
+@key_stores.register(
+    "encrypted-db",
+    options_schema={
+        "type": "object",
+        # base64 of 16 bytes; empty: derived from the secret key. Never shown on the health page.
+        "properties": {"kek": {"type": "string", "writeOnly": True}},
+        "additionalProperties": False,
+    },
+)
+class EncryptedKeyStore(Plugin):
     """Private keys as PKCS#8, encrypted with SM4-GCM (the algorithm bound as associated data). The key
-    encryption key is TONGBAN_SEAL_KEK (base64 of 16 bytes) or, when unset, derived from the secret key
-    with HKDF, so that a copy of the database alone signs nothing."""
+    encryption key is option ``kek`` (TONGBAN_SEAL_KEK, base64 of 16 bytes) or, when unset, derived from
+    the secret key with HKDF, so that a copy of the database alone signs nothing."""
 
     name = "encrypted-db"
+    label = gettext_lazy("数据库（SM4-GCM 加密保存私钥）")
     VERSION = b"T1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, kek: str = "") -> None:
+        self._configured_kek = kek
         self._loaded: dict[bytes, object] = {}
         self._lock = threading.Lock()
 
+    def check_config(self) -> list[str]:
+        try:
+            self._kek  # noqa: B018 - decodes and checks the configured key
+        except ImproperlyConfigured:
+            return [_("TONGBAN_SEAL_KEK 必须是 16 字节（SM4 密钥）的 base64 编码。")]
+        return []
+
     @functools.cached_property
     def _kek(self) -> bytes:
-        configured = os.environ.get("TONGBAN_SEAL_KEK", "")
+        configured = self._configured_kek
         if configured:
-            key = base64.b64decode(configured)
+            try:
+                key = base64.b64decode(configured)
+            except ValueError:
+                key = b""
             if len(key) != 16:
                 raise ImproperlyConfigured("TONGBAN_SEAL_KEK must be base64 of 16 bytes (an SM4 key).")
             return key
@@ -120,10 +150,9 @@ class EncryptedKeyStore:
         return key.sign(data)
 
 
-@functools.cache
 def key_store() -> KeyStore:
-    path = getattr(settings, "TONGBAN_KEY_STORE", "") or "tongban.licences.keystore.EncryptedKeyStore"
-    return import_string(path)()
+    """The configured key store (``TONGBAN_PLUGINS["key_store"]``), one instance per configuration."""
+    return key_stores.configured()
 
 
-__all__ = ["EncryptedKeyStore", "KeyStore", "key_store"]
+__all__ = ["EncryptedKeyStore", "KeyStore", "key_store", "key_stores"]

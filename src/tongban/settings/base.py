@@ -35,6 +35,18 @@ TONGBAN_MAX_UPLOAD_MB  largest request body in MB (default 52: a 50 MB material,
                        may allow, plus the form); larger ones are refused (413) from their Content-Length
                        before they are read. Set the reverse proxy's limit to match (nginx
                        client_max_body_size 52m).
+TONGBAN_SMS_BACKEND    id of the SMS gateway plugin (default "outbox": a file, DATA_DIR/outbox/sms.jsonl, that
+                       delivers nothing). Plugins: TONGBAN_PLUGINS below and docs/plugins.md.
+TONGBAN_NOTIFY_CHANNELS  comma-separated channels that tell applicants about their case: "sms" (default),
+                       "email".
+TONGBAN_VIRUS_SCANNER  id of the virus scanner plugin for uploads: "eicar" (default; recognises the test
+                       signature only), "clamd", "none".
+TONGBAN_CLAMD          host:port of the ClamAV daemon, with TONGBAN_VIRUS_SCANNER=clamd (default
+                       127.0.0.1:3310).
+TONGBAN_CLAMD_TIMEOUT  seconds to wait for clamd before the upload is refused as unscanned (default 30).
+TONGBAN_KEY_STORE      id of the key store plugin that holds the seals' private keys (default "encrypted-db").
+TONGBAN_SEAL_KEK       with the encrypted-db key store: base64 of the 16-byte SM4 key that encrypts the seals'
+                       private keys (default: derived from TONGBAN_SECRET_KEY).
 TONGBAN_DB_PREPARED    "0" to turn off the prepared hot statements on PostgreSQL (needed behind a pooler in
                        transaction mode without prepared-statement support, such as PgBouncer before 1.21).
 """
@@ -351,6 +363,28 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+    },
+}
+
+# Outside systems plug in through core.registry (docs/plugins.md): each kind names its plugin's id and the
+# options its schema allows. A deployment with its own plugins sets this in its own settings module.
+_virus_scanner = env("TONGBAN_VIRUS_SCANNER", "eicar") or "eicar"
+_key_store = env("TONGBAN_KEY_STORE", "encrypted-db") or "encrypted-db"
+TONGBAN_PLUGINS = {
+    "sms": {"id": env("TONGBAN_SMS_BACKEND", "outbox") or "outbox"},
+    "notify_channels": [{"id": name} for name in env_list("TONGBAN_NOTIFY_CHANNELS", "sms")],
+    "virus_scanner": {
+        "id": _virus_scanner,
+        "options": {
+            "address": env("TONGBAN_CLAMD", "127.0.0.1:3310") or "127.0.0.1:3310",
+            "timeout": float(env("TONGBAN_CLAMD_TIMEOUT", "30") or 30),
+        }
+        if _virus_scanner == "clamd"
+        else {},
+    },
+    "key_store": {
+        "id": _key_store,
+        "options": {"kek": env("TONGBAN_SEAL_KEK", "") or ""} if _key_store == "encrypted-db" else {},
     },
 }
 

@@ -65,17 +65,20 @@ class FakeClamd(threading.Thread):
         self.server.close()
 
 
+def _use_clamd(settings, port: int, **options) -> None:
+    scanner = {"id": "clamd", "options": {"address": f"127.0.0.1:{port}", **options}}
+    settings.TONGBAN_PLUGINS = {**settings.TONGBAN_PLUGINS, "virus_scanner": scanner}
+
+
 @pytest.fixture
-def clamd(monkeypatch):
+def clamd(settings):
     servers = []
 
     def start(mode):
         server = FakeClamd(mode)
         server.start()
         servers.append(server)
-        monkeypatch.setenv("TONGBAN_VIRUS_SCANNER", "clamd")
-        monkeypatch.setenv("TONGBAN_CLAMD", f"127.0.0.1:{server.port}")
-        monkeypatch.setenv("TONGBAN_CLAMD_TIMEOUT", "0.5")
+        _use_clamd(settings, server.port, timeout=0.5)
         return server
 
     yield start
@@ -120,11 +123,10 @@ def test_no_verdict_refuses_the_file(city, clamd, caplog, mode):
     assert any("gave no verdict" in r.getMessage() for r in caplog.records)
 
 
-def test_no_daemon_refuses_the_file(city, monkeypatch, caplog):
+def test_no_daemon_refuses_the_file(city, settings, caplog):
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]  # closed again: nothing listens there
-    monkeypatch.setenv("TONGBAN_VIRUS_SCANNER", "clamd")
-    monkeypatch.setenv("TONGBAN_CLAMD", f"127.0.0.1:{port}")
+    _use_clamd(settings, port)
     with caplog.at_level(logging.ERROR, logger="tongban.cases.documents"):
         response = upload(city)
     assert "暂时无法完成病毒扫描" in response.content.decode()
@@ -150,3 +152,34 @@ def test_api_upload_refused_when_the_scanner_errs(city, clamd):
     assert response.status_code == 400
     assert "“plan.pdf”暂时无法完成病毒扫描" in response.json()["detail"]
     assert not CaseDocument.objects.exists()
+
+
+def test_the_health_check_pings_clamd():
+    """check_config() asks clamd for PONG; a daemon that does not answer is a problem for the operators."""
+    from tongban.cases.documents import virus_scanners
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _addr = server.accept()
+        with conn:
+            assert conn.recv(16) == b"zPING\0"
+            conn.sendall(b"PONG\0")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    scanner = virus_scanners.get("clamd", {"address": f"127.0.0.1:{port}", "timeout": 2})
+    assert scanner.check_config() == []
+    thread.join(2)
+    server.close()
+    assert scanner.check_config()[0].startswith(f"无法连接 clamd 127.0.0.1:{port}：")
+
+
+def test_the_none_and_eicar_scanners_say_what_they_do():
+    from tongban.cases.documents import EICAR, virus_scanners
+
+    assert virus_scanners.get("none").check_config() == ["上传的材料未经病毒扫描即被接收。"]
+    assert virus_scanners.get("none").infected(EICAR) is None
+    assert virus_scanners.get("eicar").infected(b"x" + EICAR) is True
+    assert virus_scanners.get("eicar").check_config() == []

@@ -403,14 +403,7 @@ def test_notices_are_an_outbox_sent_by_the_background_task(city, settings):
     assert case.number in notify.outbox[-1]["text"] and notify.outbox[-1]["to"] == city["citizen"].phone
 
 
-class DownGateway:
-    """An SMS gateway adapter whose gateway is unreachable (TONGBAN_SMS_BACKEND)."""
-
-    def send(self, phone: str, text: str) -> None:
-        raise ConnectionError("gateway unreachable")
-
-
-def test_an_sms_outage_delays_case_notices_without_losing_them(city, settings, monkeypatch):
+def test_an_sms_outage_delays_case_notices_without_losing_them(city, settings, sms_outage):
     """The attack on availability: notices were marked sent although the channel raised."""
     from django.utils import timezone
 
@@ -418,7 +411,7 @@ def test_an_sms_outage_delays_case_notices_without_losing_them(city, settings, m
     from tongban.core.models import OutboxMessage
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setenv("TONGBAN_SMS_BACKEND", f"{__name__}.DownGateway")
+    sms_outage.down()
     case = services.case_submit(
         applicant=city["citizen"], item=city["food"], answers=food_answers(), uploads=layout()
     )
@@ -428,19 +421,22 @@ def test_an_sms_outage_delays_case_notices_without_losing_them(city, settings, m
     assert waiting.recipient == city["citizen"].phone and case.number in waiting.text
     assert waiting.attempts == 1 and "gateway unreachable" in waiting.last_error
 
-    monkeypatch.delenv("TONGBAN_SMS_BACKEND")  # the gateway is back; the retry is due
+    sms_outage.up()  # the gateway is back; the retry is due
     OutboxMessage.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
     assert notify.send_outbox() == 1
     assert [m["text"] for m in notify.outbox if m["to"] == city["citizen"].phone] == [waiting.text]
 
 
-def test_email_notices_go_through_the_outbox_too(city, settings, monkeypatch):
+def test_email_notices_go_through_the_outbox_too(city, settings):
     from django.core import mail
 
     from tongban.cases.notify import send_pending_notices
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setenv("TONGBAN_NOTIFY_CHANNELS", "sms,email")
+    settings.TONGBAN_PLUGINS = {
+        **settings.TONGBAN_PLUGINS,
+        "notify_channels": [{"id": "sms"}, {"id": "email"}],
+    }
     city["citizen"].email = "citizen@example.cn"
     city["citizen"].save(update_fields=["email"])
     case = services.case_submit(

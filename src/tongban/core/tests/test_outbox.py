@@ -14,13 +14,6 @@ from tongban.core.models import OutboxMessage
 pytestmark = pytest.mark.django_db
 
 
-class DownGateway:
-    """An SMS gateway adapter whose gateway is unreachable (TONGBAN_SMS_BACKEND)."""
-
-    def send(self, phone: str, text: str) -> None:
-        raise ConnectionError("gateway unreachable")
-
-
 def _sms_to(phone: str) -> list[str]:
     return [m["text"] for m in notify.outbox if m["to"] == phone]
 
@@ -50,23 +43,23 @@ def test_email_goes_through_django_mail():
     assert [(m.subject, m.body, m.to) for m in mail.outbox] == [("主题", "正文", ["officer@example.gov.cn"])]
 
 
-def test_a_failing_gateway_delays_the_message_without_losing_it_or_holding_up_others(monkeypatch):
+def test_a_failing_gateway_delays_the_message_without_losing_it_or_holding_up_others(sms_outage):
     notify.queue_message(channel=OutboxMessage.SMS, to="13900000003", text="短信")
     notify.queue_message(channel=OutboxMessage.EMAIL, to="a@example.gov.cn", text="邮件", subject="s")
-    monkeypatch.setenv("TONGBAN_SMS_BACKEND", f"{__name__}.DownGateway")
+    sms_outage.down()
     assert notify.send_outbox() == 1  # the email still went
     failed = OutboxMessage.objects.get(channel=OutboxMessage.SMS)
     assert failed.sent_at is None and failed.attempts == 1 and "gateway unreachable" in failed.last_error
     assert failed.next_attempt_at - timezone.now() > dt.timedelta(seconds=20)
     assert notify.send_outbox() == 0  # not due yet
 
-    monkeypatch.delenv("TONGBAN_SMS_BACKEND")
+    sms_outage.up()
     OutboxMessage.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
     assert notify.send_outbox() == 1 and _sms_to("13900000003") == ["短信"]
 
 
-def test_a_message_is_given_up_after_the_last_attempt_with_growing_waits(monkeypatch):
-    monkeypatch.setenv("TONGBAN_SMS_BACKEND", f"{__name__}.DownGateway")
+def test_a_message_is_given_up_after_the_last_attempt_with_growing_waits(sms_outage):
+    sms_outage.down()
     notify.queue_message(channel=OutboxMessage.SMS, to="13900000004", text="x")
     waits = []
     for _ in range(notify.MAX_ATTEMPTS + 2):

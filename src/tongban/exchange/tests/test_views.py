@@ -151,19 +151,19 @@ def test_overdue_requests_escalate_to_the_data_bureau(city, django_capture_on_co
     assert share_request.number in city["bureau"].get("/staff/exchange/requests/").content.decode()
 
 
-def test_a_reminder_waits_out_an_sms_gateway_outage(city, monkeypatch, django_capture_on_commit_callbacks):
+def test_a_reminder_waits_out_an_sms_gateway_outage(city, sms_outage, django_capture_on_commit_callbacks):
     from tongban.core import notify
     from tongban.core.models import OutboxMessage
 
     share_request = _birth_registration_request(city)
-    monkeypatch.setenv("TONGBAN_SMS_BACKEND", "tongban.core.tests.test_outbox.DownGateway")
+    sms_outage.down()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.request_deadlines(today=share_request.due_on) == (1, 0)
     waiting = OutboxMessage.objects.get(recipient=city["officers"]["police"].phone)
     assert waiting.sent_at is None and waiting.attempts == 1
     assert services.request_deadlines(today=share_request.due_on) == (0, 0)  # marked: not reminded twice
 
-    monkeypatch.delenv("TONGBAN_SMS_BACKEND")
+    sms_outage.up()
     OutboxMessage.objects.update(next_attempt_at=timezone.now())
     assert notify.send_outbox() >= 1
     assert [m["text"] for m in notify.outbox if m["to"] == waiting.recipient][-1] == waiting.text

@@ -332,3 +332,21 @@ def test_rotation_with_overlap_lets_the_old_key_finish(issued, market):
         key_store().sign(old_key.algorithm, bytes(old_key.private_key), signing_input(late))
     ).decode()
     assert verify_file(late, services.key_directory(), today=timezone.localdate()).verdict == Verdict.VALID
+
+
+def test_the_key_encryption_key_comes_from_the_key_store_options():
+    from cryptography.exceptions import InvalidTag
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tongban.licences.keystore import key_stores
+
+    first = key_stores.get("encrypted-db", {"kek": base64.b64encode(b"k" * 16).decode()})
+    other = key_stores.get("encrypted-db", {"kek": base64.b64encode(b"o" * 16).decode()})
+    _public, handle = first.generate(Algorithm.ED25519)
+    assert first.sign(Algorithm.ED25519, handle, b"x") and first.check_config() == []
+    with pytest.raises(InvalidTag):  # another key encryption key opens nothing
+        other.sign(Algorithm.ED25519, handle, b"x")
+    short = key_stores.get("encrypted-db", {"kek": "c2hvcnQ="})
+    assert short.check_config() == ["TONGBAN_SEAL_KEK 必须是 16 字节（SM4 密钥）的 base64 编码。"]
+    with pytest.raises(ImproperlyConfigured, match="TONGBAN_SEAL_KEK must be base64 of 16 bytes"):
+        short.generate(Algorithm.ED25519)
