@@ -14,7 +14,7 @@ from tongban.core import codes, workdays
 from tongban.identity.constants import AccountType
 from tongban.identity.models import StaffRole, User
 
-from . import services
+from . import selectors, services
 from .constants import Action, CaseStatus
 from .models import Case, CaseTask
 
@@ -84,7 +84,7 @@ def _uploads(item: ServiceItem, answers: dict) -> dict:
     version = item.published_version
     return {
         m.code: SimpleUploadedFile(f"{m.code}.pdf", DEMO_PDF, content_type="application/pdf")
-        for m in services.materials_needed(version, answers)
+        for m in selectors.materials_needed(version, answers)
         if "pdf" in (m.formats or ["pdf"])
     }
 

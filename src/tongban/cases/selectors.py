@@ -1,19 +1,23 @@
-"""Case reads: the applicant's cases, staff queues, the public lookup."""
+"""Case reads: the applicant's cases, staff queues, the public lookup, what an application is prefilled
+with and needs, the deadline report."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from tongban.catalog.models import Material, ServiceItemVersion
 from tongban.core import codes, workdays
+from tongban.core.conditions import evaluate
 from tongban.identity.constants import AccountType
-from tongban.identity.models import StaffRole, User
+from tongban.identity.models import Organisation, StaffRole, User
 from tongban.identity.permissions import Perm
 from tongban.identity.selectors import organisations_for, staff_has_perm, valid_agencies
 
-from .constants import OPEN_STATUSES, TaskStatus
+from .constants import OPEN_STATUSES, CaseStatus, TaskStatus
 from .models import Case, CaseTask, today
 
 QUEUES = {
@@ -171,3 +175,93 @@ def answers_for_step(case: Case, *, full: bool) -> dict[str, Any]:
         else:
             shown[name] = value
     return shown
+
+
+# ---- what an application is prefilled with and needs ------------------------------------------------
+
+
+def prefill_values(user: User, organisation: Organisation | None) -> dict[str, Any]:
+    """What the government already knows, by prefill source name (more sources join with registries)."""
+    person = user.person
+    values: dict[str, Any] = {}
+    if person is not None:
+        values.update(
+            {
+                "person.name": person.name,
+                "person.id_number": person.id_number,
+                "person.phone": user.phone or person.phone,
+                "person.birth_date": person.birth_date.isoformat(),
+                "person.sex": "男" if person.sex == "M" else "女",
+            }
+        )
+    if organisation is not None:
+        values.update(
+            {
+                "organisation.name": organisation.name,
+                "organisation.uscc": organisation.uscc,
+                "organisation.address": organisation.address,
+                "organisation.legal_representative": organisation.legal_representative.name,
+            }
+        )
+    return values
+
+
+def prefill(schema: Mapping[str, Any], user: User, organisation: Organisation | None) -> dict[str, Any]:
+    known = prefill_values(user, organisation)
+    return {
+        name: known[prop["x-prefill"]]
+        for name, prop in schema.get("properties", {}).items()
+        if prop.get("x-prefill") in known
+    }
+
+
+def verified_data(applicant: User, organisation: Organisation | None) -> dict[str, Any]:
+    """What 秒批 rules may rely on besides the answers: facts the platform verified itself."""
+    person = applicant.person
+    data: dict[str, Any] = {}
+    if person is not None:
+        born = person.birth_date
+        now = today()
+        data["verified.real_name_level"] = person.real_name_level
+        data["verified.age"] = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
+    if organisation is not None:
+        data["verified.organisation_verified"] = organisation.verification == "registry_verified"
+    return data
+
+
+def materials_needed(version: ServiceItemVersion, answers: Mapping[str, Any]) -> list[Material]:
+    """Materials the applicant must upload: required (or whose condition holds) and not obtainable from an
+    electronic licence or shared data (免提交)."""
+    return [
+        m
+        for m in version.materials.all()
+        if not m.exempt_by_sharing and (m.required if not m.condition else evaluate(m.condition, answers))
+    ]
+
+
+# ---- deadlines ---------------------------------------------------------------------------------------
+
+
+def cases_due_soon_or_overdue(on: dt.date) -> Iterator[tuple[Case, str, int]]:
+    """(case, level, working days left) for open cases that are red (≤ 1 day left) or overdue."""
+    cal = workdays.calendar()
+    cases = (
+        Case.objects.filter(
+            status__in=[CaseStatus.SUBMITTED, CaseStatus.IN_PROGRESS, CaseStatus.DECIDED],
+            committed_due__isnull=False,
+        )
+        .select_related("department")
+        .only("id", "committed_due", "department__code")
+    )
+    for case in cases.iterator(chunk_size=5000):
+        left = cal.between(on, case.committed_due)
+        if left <= 1:
+            yield case, ("overdue" if left < 0 else "red"), left
+
+
+def deadline_report(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
+    """Red and overdue open cases per department code."""
+    report: dict[str, dict[str, int]] = {}
+    for case, level, _left in cases_due_soon_or_overdue(on or today()):
+        report.setdefault(case.department.code, {"red": 0, "overdue": 0})[level] += 1
+    return report

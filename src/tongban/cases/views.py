@@ -72,7 +72,7 @@ def _target(kind: str, code: str) -> dict:
 def _form_page(
     request: HttpRequest, what: dict, draft, values: dict, errors: dict, error: str
 ) -> HttpResponse:
-    known = services.prefill(what["schema"], request.user, request.acting_organisation)
+    known = selectors.prefill(what["schema"], request.user, request.acting_organisation)
     context = {
         **what["context"],
         **what["materials"](errors),
@@ -106,7 +106,7 @@ def _apply(request: HttpRequest, kind: str, code: str) -> HttpResponse:
     draft = drafts.draft_for(request.user, organisation=organisation, **what["target"])
     if request.method != "POST":
         return _form_page(request, what, draft, draft.answers if draft else {}, {}, "")
-    known = services.prefill(what["schema"], request.user, organisation)
+    known = selectors.prefill(what["schema"], request.user, organisation)
     values = {**answers_from_post(what["schema"], request.POST), **known}
     try:
         draft, problems = drafts.draft_save(
@@ -168,7 +168,7 @@ def _review(request: HttpRequest, kind: str, code: str) -> HttpResponse:
             _("申请已提交，办件编号 %(n)s，查询码 %(q)s。") % {"n": case.number, "q": case.query_code},
         )
         return redirect("cases:mine_detail", number=case.number)
-    known = services.prefill(what["schema"], request.user, organisation)
+    known = selectors.prefill(what["schema"], request.user, organisation)
     summary = [
         f
         for f in fields(what["schema"], {**draft.answers, **known}, {}, set(known))
@@ -246,7 +246,7 @@ def my_case_detail(request: HttpRequest, number: str) -> HttpResponse:
     for c in correcting:
         schema = c.item_version.form_schema
         # The case's organisation, whatever the session acts for: the case is the organisation's.
-        known = services.prefill(schema, request.user, case.organisation)
+        known = selectors.prefill(schema, request.user, case.organisation)
         correction_forms.append((c, fields(schema, {**c.answers, **known}, {}, set(known))))
     left, level = services.deadline_state(case)
     return render(
@@ -512,7 +512,7 @@ def staff_comment(request: HttpRequest, number: str) -> HttpResponse:
 @staff_required(Perm.CASE_VIEW)
 def deadline_report(request: HttpRequest) -> HttpResponse:
     """Red and overdue open cases per department (the staff member's departments; all for the platform)."""
-    report = services.deadline_report()
+    report = selectors.deadline_report()
     departments = {d.code: d for d in selectors.visible_departments(request.user)}
     rows = [(departments[code], counts) for code, counts in sorted(report.items()) if code in departments]
     return render(request, "cases/report.html", {"rows": rows})

@@ -444,6 +444,8 @@ def merged_form(life_event: LifeEvent, answers: Mapping[str, Any] | None = None)
     entries = list(
         LifeEventItem.objects.filter(life_event=life_event)
         .select_related("item__published_version", "item__department")
+        # The materials of every item at once: the merged list below and each item's needs at submission.
+        .prefetch_related("item__published_version__materials")
         .order_by("position", "id")
     )
     properties: dict[str, dict[str, Any]] = dict((life_event.questions or {}).get("properties", {}))

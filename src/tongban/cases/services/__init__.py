@@ -3,21 +3,15 @@
 the clock, decisions), the applicant's correction and withdrawal, and the deadline sweep. Each write is one
 durable transaction with its audit record; a staff action that lost a race is refused.
 
-Callers import from here (``from tongban.cases import services``); the modules behind it may move."""
+Callers import from here (``from tongban.cases import services``); the modules behind it may move. The
+reads an application needs (``prefill``, ``verified_data``, ``materials_needed``, ``deadline_report``) live
+in ``cases.selectors`` and are named here too for the callers that knew them here."""
 
 from ..constants import STEP_ACTIONS
+from ..selectors import deadline_report, materials_needed, prefill, prefill_values, verified_data
 from .applicant import applicant_refused, case_correct, case_withdraw
-from .base import (
-    CONSENT_SCOPE,
-    CaseConflict,
-    CaseError,
-    materials_needed,
-    prefill,
-    prefill_values,
-    validate_answers,
-)
-from .deadlines import YELLOW_DAYS, deadline_report, deadline_state, deadline_sweep
-from .instant import verified_data
+from .base import CONSENT_SCOPE, CaseConflict, CaseError, check_application
+from .deadlines import YELLOW_DAYS, deadline_state, deadline_sweep
 from .items import QUERY_CODE_ALPHABET
 from .submission import case_check, case_submit
 from .workflow import (
@@ -45,6 +39,7 @@ __all__ = [
     "case_correct",
     "case_submit",
     "case_withdraw",
+    "check_application",
     "deadline_report",
     "deadline_state",
     "deadline_sweep",
@@ -55,6 +50,5 @@ __all__ = [
     "task_claim",
     "task_release",
     "tasks_act_batch",
-    "validate_answers",
     "verified_data",
 ]

@@ -27,8 +27,7 @@ from .base import (
     _event,
     _finish,
     _no_consent,
-    prefill,
-    validate_answers,
+    check_application,
 )
 from .bundles import _refresh_parent
 from .items import _store_uploads
@@ -88,12 +87,12 @@ def case_correct(
         case = Case.objects.select_for_update(of=("self",)).select_related("item_version").get(pk=case.pk)
         if case.status != CaseStatus.CORRECTION:
             raise CaseConflict()
-        data = {
-            **case.answers,
-            **dict(answers),
-            **prefill(case.item_version.form_schema, applicant, case.organisation),
-        }
-        data = validate_answers(case.item_version.form_schema, data)
+        data = check_application(
+            case.item_version.form_schema,
+            {**case.answers, **dict(answers)},
+            applicant=applicant,
+            organisation=case.organisation,
+        )
         _store_uploads(case, case.item_version, applicant, uploads or {})
         cal = workdays.calendar()
         waited = max(0, cal.between(case.paused_since, today())) if case.paused_since else 0

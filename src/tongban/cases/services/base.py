@@ -1,9 +1,9 @@
-"""What the case services share: their errors, the refusal traces, the timeline event, the end of a case
-and the licence an approval issues, and the answers check."""
+"""What the case services share: their errors, the one check of an application, the refusal traces, the
+timeline event, the end of a case and the licence an approval issues."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -12,15 +12,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongban.catalog.fields import check_answers
-from tongban.catalog.models import ServiceItemVersion
+from tongban.catalog.models import Material
 from tongban.core import fastinsert
-from tongban.core.conditions import evaluate
 from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, Organisation, SystemClient, User
 
 from ..constants import EventKind, Outcome, TaskStatus
 from ..models import Case, CaseEvent, CaseTask
+from ..selectors import prefill
 
 # What a person grants a system that files applications for them (the OIDC consent page names it).
 CONSENT_SCOPE = "registration.apply"
@@ -43,60 +43,35 @@ class CaseConflict(CaseError):
         super().__init__(_("该办件已被他人处理或状态已变化，请刷新后重试。"), code="conflict")
 
 
-def prefill_values(user: User, organisation: Organisation | None) -> dict[str, Any]:
-    """What the government already knows, by prefill source name (more sources join with registries)."""
-    person = user.person
-    values: dict[str, Any] = {}
-    if person is not None:
-        values.update(
-            {
-                "person.name": person.name,
-                "person.id_number": person.id_number,
-                "person.phone": user.phone or person.phone,
-                "person.birth_date": person.birth_date.isoformat(),
-                "person.sex": "男" if person.sex == "M" else "女",
-            }
-        )
-    if organisation is not None:
-        values.update(
-            {
-                "organisation.name": organisation.name,
-                "organisation.uscc": organisation.uscc,
-                "organisation.address": organisation.address,
-                "organisation.legal_representative": organisation.legal_representative.name,
-            }
-        )
-    return values
-
-
-def prefill(schema: Mapping[str, Any], user: User, organisation: Organisation | None) -> dict[str, Any]:
-    known = prefill_values(user, organisation)
-    return {
-        name: known[prop["x-prefill"]]
-        for name, prop in schema.get("properties", {}).items()
-        if prop.get("x-prefill") in known
+def check_application(
+    schema: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    *,
+    applicant: User,
+    organisation: Organisation | None,
+    needed: Callable[[Mapping[str, Any]], Iterable[Material]] | None = None,
+    supplied: Collection[str] = frozenset(),
+) -> dict[str, Any]:
+    """The one check of an application (one item's, a bundle's, the review step's, a correction's): the
+    answers in canonical form, with the verified data (prefill) winning over whatever was sent for
+    prefilled fields; or CaseError with every problem of the answers and every material still missing told
+    together (一次性告知), never one round after the other, in Chinese, keyed by field and by
+    ``material:<code>``. ``needed(answers)``: the materials the answers call for, asked with the checked
+    answers when they pass (as given otherwise); ``supplied``: the material codes the applicant sent. The
+    field checks themselves are the catalogue's field types (catalog.fields.check_answers)."""
+    data = {**dict(answers), **prefill(schema, applicant, organisation)}
+    checked = check_answers(schema, data)
+    missing = {
+        f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
+        for m in (needed(data if checked.problems else checked.values) if needed is not None else ())
+        if m.code not in supplied
     }
-
-
-def validate_answers(schema: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any]:
-    """The answers in canonical form; CaseError with every problem at once (一次性告知), in Chinese, keyed
-    by field. The checks themselves are the catalogue's field types (catalog.fields.check_answers)."""
-    checked = check_answers(schema, answers)
     if checked.problems:
-        raise CaseError(
-            _("申请信息有 %(n)d 处需要修改。") % {"n": len(checked.problems)}, problems=checked.problems
-        )
+        problems = {**checked.problems, **missing}
+        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
+    if missing:
+        raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
     return checked.values
-
-
-def materials_needed(version: ServiceItemVersion, answers: Mapping[str, Any]) -> list[Any]:
-    """Materials the applicant must upload: required (or whose condition holds) and not obtainable from an
-    electronic licence or shared data (免提交)."""
-    return [
-        m
-        for m in version.materials.all()
-        if not m.exempt_by_sharing and (m.required if not m.condition else evaluate(m.condition, answers))
-    ]
 
 
 def _no_consent() -> str:

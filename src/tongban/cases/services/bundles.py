@@ -3,6 +3,7 @@ item in its department; the parent follows its sub-cases."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,14 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongban.catalog import services as catalog_services
-from tongban.catalog.fields import check_answers
-from tongban.catalog.models import ServiceItemVersion
+from tongban.catalog.models import Material, ServiceItemVersion
 from tongban.core.constants import AuditEventType
 from tongban.core.services import audit_record
 
 from ..constants import FINAL_STATUSES, CaseStatus, EventKind, Outcome
 from ..models import Case, CaseEvent
-from .base import CaseError, _event, materials_needed, prefill
+from ..selectors import materials_needed
+from .base import _event, check_application
 from .items import _assign_number, _provisional_number, _query_code, _submit_item
 
 
@@ -31,25 +32,28 @@ def _item_answers(merged: Any, data: Mapping[str, Any], version: ServiceItemVers
     }
 
 
+def _bundle_materials(merged: Any, answers: Mapping[str, Any]) -> list[Material]:
+    """The materials the bundle's included items need, each for its own answers."""
+    return [
+        m
+        for version in merged.items
+        for m in materials_needed(version, _item_answers(merged, answers, version))
+    ]
+
+
 def _submit_bundle(applicant, life_event, answers, key, organisation, request, uploads, documents=()) -> Case:
     merged = catalog_services.merged_form(life_event, dict(answers))
-    data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
-    # As for one item: answers and the materials still missing from any included item, told together.
-    checked = check_answers(merged.schema, data)
-    answer_problems = checked.problems
-    if not answer_problems:
-        data = checked.values
+    # As for one item: the answers and the materials still missing from any included item, told together
+    # before any sub-case is made.
+    data = check_application(
+        merged.schema,
+        answers,
+        applicant=applicant,
+        organisation=organisation,
+        needed=functools.partial(_bundle_materials, merged),
+        supplied=set(uploads or {}) | {d.material_code for d in documents},
+    )
     per_item = {version.pk: _item_answers(merged, data, version) for version in merged.items}
-    if answer_problems:
-        supplied = set(uploads or {}) | {d.material_code for d in documents}
-        missing = {
-            f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
-            for version in merged.items
-            for m in materials_needed(version, per_item[version.pk])
-            if m.code not in supplied
-        }
-        problems = {**answer_problems, **missing}
-        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
     first = merged.items[0].item
     parent = Case.objects.create(
         number=_provisional_number(),

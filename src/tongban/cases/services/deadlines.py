@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 
 from tongban.core import workdays
 
-from ..constants import CaseStatus, EventKind
+from ..constants import EventKind
 from ..models import Case, CaseEvent, today
+from ..selectors import cases_due_soon_or_overdue
 
 YELLOW_DAYS = 3
 
@@ -28,31 +29,6 @@ def deadline_state(case: Case, on: dt.date | None = None) -> tuple[int | None, s
     return left, "green"
 
 
-def _due_soon_or_overdue(on: dt.date):
-    """(case, level, working days left) for open cases that are red (≤ 1 day left) or overdue."""
-    cal = workdays.calendar()
-    cases = (
-        Case.objects.filter(
-            status__in=[CaseStatus.SUBMITTED, CaseStatus.IN_PROGRESS, CaseStatus.DECIDED],
-            committed_due__isnull=False,
-        )
-        .select_related("department")
-        .only("id", "committed_due", "department__code")
-    )
-    for case in cases.iterator(chunk_size=5000):
-        left = cal.between(on, case.committed_due)
-        if left <= 1:
-            yield case, ("overdue" if left < 0 else "red"), left
-
-
-def deadline_report(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
-    """Red and overdue open cases per department code (read only)."""
-    report: dict[str, dict[str, int]] = {}
-    for case, level, _left in _due_soon_or_overdue(on or today()):
-        report.setdefault(case.department.code, {"red": 0, "overdue": 0})[level] += 1
-    return report
-
-
 def deadline_sweep(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
     """Scheduled: note on each red or overdue case's internal timeline (once per day per case) and return
     the per-department report."""
@@ -64,7 +40,7 @@ def deadline_sweep(*, on: dt.date | None = None) -> dict[str, dict[str, int]]:
     )
     report: dict[str, dict[str, int]] = {}
     notes = []
-    for case, level, left in _due_soon_or_overdue(on):
+    for case, level, left in cases_due_soon_or_overdue(on):
         report.setdefault(case.department.code, {"red": 0, "overdue": 0})[level] += 1
         if case.pk not in noted_today:
             message = (

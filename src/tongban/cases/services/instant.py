@@ -3,8 +3,6 @@ the platform verified itself."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,21 +12,8 @@ from tongban.identity.models import Organisation, User
 
 from ..constants import CaseStatus, EventKind, Outcome, TaskStatus
 from ..models import Case, CaseTask, today
+from ..selectors import verified_data
 from .base import _event, _issue_result
-
-
-def verified_data(applicant: User, organisation: Organisation | None) -> dict[str, Any]:
-    """What 秒批 rules may rely on besides the answers: facts the platform verified itself."""
-    person = applicant.person
-    data: dict[str, Any] = {}
-    if person is not None:
-        born = person.birth_date
-        now = today()
-        data["verified.real_name_level"] = person.real_name_level
-        data["verified.age"] = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
-    if organisation is not None:
-        data["verified.organisation_verified"] = organisation.verification == "registry_verified"
-    return data
 
 
 def _instant_decision(

@@ -15,7 +15,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tongban.catalog.fields import check_answers
 from tongban.catalog.models import ServiceItem, ServiceItemVersion
 from tongban.core import fastinsert, statements
 from tongban.core.constants import AuditEventType
@@ -25,7 +24,8 @@ from tongban.identity.models import Department, Organisation, SystemClient, User
 from ..constants import EventKind, TaskStatus
 from ..documents import DocumentError, document_store
 from ..models import Case, CaseDocument, CaseNumberCounter, CaseTask, today
-from .base import CaseError, _event, _other_department, materials_needed, prefill
+from ..selectors import materials_needed
+from .base import CaseError, _event, _other_department, check_application
 from .instant import _instant_decision
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -161,24 +161,14 @@ def _submit_item(
     if client is not None and version.item.department_id != client.department_id:
         raise CaseError(_other_department(), code="forbidden")
     _check_applicant_type(version, organisation)
-    # Verified data wins over whatever the browser sent for prefilled fields.
-    data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
-    # Answers and missing materials are told together (一次性告知), never one round after the other.
-    checked = check_answers(version.form_schema, data)
-    answer_problems = checked.problems
-    if not answer_problems:
-        data = checked.values
-    supplied = set(uploads or {}) | {d.material_code for d in documents}
-    missing = {
-        f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name}
-        for m in materials_needed(version, data)
-        if m.code not in supplied
-    }
-    if answer_problems:
-        problems = {**answer_problems, **missing}
-        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
-    if missing:
-        raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
+    data = check_application(
+        version.form_schema,
+        answers,
+        applicant=applicant,
+        organisation=organisation,
+        needed=functools.partial(materials_needed, version),
+        supplied=set(uploads or {}) | {d.material_code for d in documents},
+    )
     department = version.item.department
     case = Case(
         number=_provisional_number(),

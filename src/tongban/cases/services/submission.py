@@ -3,6 +3,7 @@ that files for them; and its checks without writing anything (the review step)."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,22 +12,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from tongban.catalog import services as catalog_services
-from tongban.catalog.fields import check_answers
 from tongban.catalog.models import LifeEvent, ServiceItem
 from tongban.identity.models import Organisation, SystemClient, User
 from tongban.identity.selectors import can_act_for, client_has_consent
 
 from ..models import Case
-from .base import (
-    CONSENT_SCOPE,
-    CaseError,
-    _client_refused,
-    _no_consent,
-    _other_department,
-    materials_needed,
-    prefill,
-)
-from .bundles import _item_answers, _submit_bundle
+from ..selectors import materials_needed
+from .base import CONSENT_SCOPE, CaseError, _client_refused, _no_consent, _other_department, check_application
+from .bundles import _bundle_materials, _submit_bundle
 from .items import _check_applicant_type, _locked_published, _submit_item
 
 
@@ -112,23 +105,13 @@ def case_check(
     CaseError with every problem of the answers and every material missing from ``supplied``."""
     if life_event is not None:
         merged = catalog_services.merged_form(life_event, dict(answers))
-        data = {**dict(answers), **prefill(merged.schema, applicant, organisation)}
-        schema, needed = merged.schema, []
-        for version in merged.items:
-            needed += materials_needed(version, _item_answers(merged, data, version))
+        schema, needed = merged.schema, functools.partial(_bundle_materials, merged)
     elif item is not None:
         version = _locked_published(item)
         _check_applicant_type(version, organisation)
-        data = {**dict(answers), **prefill(version.form_schema, applicant, organisation)}
-        schema, needed = version.form_schema, materials_needed(version, data)
+        schema, needed = version.form_schema, functools.partial(materials_needed, version)
     else:
         raise CaseError(_("请选择要办理的事项。"))
-    problems = check_answers(schema, data).problems
-    missing = {
-        f"material:{m.code}": _("请上传“%(m)s”。") % {"m": m.name} for m in needed if m.code not in supplied
-    }
-    if problems:
-        problems = {**problems, **missing}
-        raise CaseError(_("申请信息有 %(n)d 处需要修改。") % {"n": len(problems)}, problems=problems)
-    if missing:
-        raise CaseError(_("还缺少 %(n)d 份材料。") % {"n": len(missing)}, problems=missing)
+    check_application(
+        schema, answers, applicant=applicant, organisation=organisation, needed=needed, supplied=supplied
+    )

@@ -506,3 +506,13 @@ def test_comments_are_a_service_with_an_audit_record(city):
     with pytest.raises(CaseError):
         services.case_comment_add(actor=city["citizen"], case=case, text="申请人不能写内部留言")
     assert not case.events.filter(message__in=["越权留言", "申请人不能写内部留言"]).exists()
+
+
+def test_a_submission_costs_no_more_queries(city, django_assert_max_num_queries):
+    """The hot path (bench cases): a warm submission with an upload and a licence-type material, pinned at
+    the count it had before services became a package with one check of the application."""
+    submit = {"applicant": city["citizen"], "item": city["food"], "answers": food_answers()}
+    services.case_submit(**submit, uploads=layout())  # the published version and departments are kept
+    with django_assert_max_num_queries(11 if connection.vendor == "sqlite" else 10):
+        case = services.case_submit(**submit, uploads=layout())
+    assert case.status == CaseStatus.SUBMITTED
