@@ -257,6 +257,7 @@ def subscription_feed(request: HttpRequest, pk: int, after: int | None = None, l
     response["Tongban-More"] = "true" if batch.more else "false"
     response["Tongban-Phase"] = batch.phase
     response["Tongban-Response-Hash"] = batch.response_hash
+    response["Tongban-Digest-Salt"] = batch.salt
     response["Tongban-Log-Index"] = str(batch.log_index)
     return response
 
@@ -300,6 +301,8 @@ def resource_batch(request: HttpRequest, code: str, payload: BatchIn) -> Any:
             "rejections": result.rejections,
             "replayed": result.replayed,
             "log_index": result.log_index,
+            "request_hash": result.request_hash,
+            "salt": result.salt,
         },
         status=200 if result.replayed else 201,
     )
@@ -331,14 +334,15 @@ def checkpoint_of(request: HttpRequest, size: int) -> Any:
 @router.get(
     "/audit/receipts/{index}",
     auth=[REGISTRY_READ, READ],
-    summary="An entry with its inclusion proof under the latest (or a given) checkpoint: for tongban audit verify",
+    summary="An entry's inclusion proof under the latest (or a given) checkpoint, for tongban audit verify: "
+    "with the entry for the client's own calls, with its leaf hash only for any other",
 )
 def receipt(request: HttpRequest, index: int, tree_size: int = 0) -> Any:
     checkpoint = Checkpoint.objects.filter(tree_size=tree_size).first() if tree_size else None
     if tree_size and checkpoint is None:
         return JsonResponse({"code": "not_available", "message": "no checkpoint of that size"}, status=404)
     try:
-        return auditlog.receipt_bundle(index, checkpoint)
+        return auditlog.receipt_for(index, request.auth.application.client_id, checkpoint)
     except auditlog.LogError as exc:
         return _log_error(exc)
 

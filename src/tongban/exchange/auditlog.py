@@ -17,6 +17,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
+import json
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -346,7 +349,8 @@ def receipt_path(index: int) -> str:
 
 
 def receipt_bundle(index: int, checkpoint: Checkpoint | None = None) -> dict[str, Any]:
-    """Everything an offline verifier needs to show that entry ``index`` is in a signed checkpoint."""
+    """Everything an offline verifier needs to show that entry ``index`` is in a signed checkpoint: the
+    entry, its leaf hash, the inclusion proof and the checkpoint."""
     checkpoint = checkpoint or latest_checkpoint()
     if checkpoint is None or index >= checkpoint.tree_size:
         raise LogError("the entry is not in a signed checkpoint yet; try again in a few seconds")
@@ -357,9 +361,24 @@ def receipt_bundle(index: int, checkpoint: Checkpoint | None = None) -> dict[str
         "format": RECEIPT_FORMAT,
         "index": index,
         "entry": entry,
+        "leaf_hash": _b64(_leaf_hash(entry)),
         "proof": [_b64(h) for h in inclusion(index, checkpoint.tree_size)],
         "checkpoint": checkpoint_json(checkpoint),
     }
+
+
+def receipt_for(index: int, client_id: str, checkpoint: Checkpoint | None = None) -> dict[str, Any]:
+    """The receipt as a system client may fetch it: the whole entry for its own calls, for any other entry
+    only the leaf hash and the proof (enough to verify that the leaf is in the log; the entry would tell
+    another department who read what, and when)."""
+    bundle = receipt_bundle(index, checkpoint)
+    try:
+        own = json.loads(bundle["entry"]).get("client") == client_id
+    except (ValueError, AttributeError):
+        own = False
+    if not own:
+        del bundle["entry"]
+    return bundle
 
 
 def consistency_bundle(old_size: int, new_size: int) -> dict[str, Any]:
@@ -473,6 +492,20 @@ def _levels_subtree(levels: dict[int, list[bytes]], tails: dict[int, list[bytes]
     return subtree
 
 
-def digest(value: Any) -> str:
-    """SHA-256 of a value's RFC 8785 JSON: the request and response hashes of receipts."""
-    return hashlib.sha256(canonical_json(value)).hexdigest()
+def new_salt() -> str:
+    """A fresh salt for the request and response digests of one call (hex, 128 bits)."""
+    return secrets.token_hex(16)
+
+
+def digest(value: Any, salt: str | None = None) -> str:
+    """The request and response hashes of receipts: HMAC-SHA256 keyed by the call's ``salt`` of the value's
+    RFC 8785 JSON. The salt goes to the caller only (in its receipt), so the caller can recompute its
+    hashes, and nobody else can test a guessed answer against a log entry. Without a salt: SHA-256, as
+    entries written before issue 15 #6 hold."""
+    return digest_bytes(canonical_json(value), salt)
+
+
+def digest_bytes(data: bytes, salt: str | None) -> str:
+    if salt is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(bytes.fromhex(salt), data, hashlib.sha256).hexdigest()

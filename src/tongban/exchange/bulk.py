@@ -15,7 +15,6 @@ those records from the feed, so a district sends its data once, to one level."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -164,7 +163,8 @@ class Batch:
     next_after: int
     more: bool
     phase: str  # snapshot | changes
-    response_hash: str
+    response_hash: str  # HMAC-SHA256 of the body keyed by the salt: the subscriber's to recompute
+    salt: str
     log_index: int
 
 
@@ -221,7 +221,8 @@ def deliver(subscription: Subscription, *, after: int | None = None, limit: int 
         raise
     more = count == limit
     next_after = last if more else max(last or after, horizon, after)
-    response_hash = hashlib.sha256(body).hexdigest()
+    salt = auditlog.new_salt()  # the subscriber's alone: nobody else can test a guessed batch
+    response_hash = auditlog.digest_bytes(body, salt)
     with transaction.atomic():
         index = auditlog.log_append(
             "bulk",
@@ -245,6 +246,7 @@ def deliver(subscription: Subscription, *, after: int | None = None, limit: int 
         more=more,
         phase="snapshot" if next_after <= subscription.snapshot_seq and count else "changes",
         response_hash=response_hash,
+        salt=salt,
         log_index=index,
     )
 
@@ -588,6 +590,8 @@ class PushResult:
     rejections: list[dict[str, Any]]
     replayed: bool
     log_index: int | None
+    request_hash: str | None = None  # keyed by the salt, which only the pusher gets (a replay: none)
+    salt: str | None = None
 
 
 def _owner_line(department: Department, owner_id: int) -> bool:
@@ -653,6 +657,8 @@ def push(
             job.rejections = sorted(rejections)[: loader.MAX_REJECTIONS_KEPT]
             job.rejected += len(outside)
             job.save(update_fields=["rejections", "rejected"])
+            salt = auditlog.new_salt()
+            request_hash = auditlog.digest([dict(r) for _n, r in kept], salt)
             index = auditlog.log_append(
                 "bulk_in",
                 {
@@ -663,7 +669,7 @@ def push(
                     "records": len(records),
                     "accepted": job.accepted,
                     "rejected": job.rejected,
-                    "request": auditlog.digest([dict(r) for _n, r in kept]),
+                    "request": request_hash,
                 },
             )
     except IntegrityError:
@@ -672,7 +678,9 @@ def push(
         if done is None:
             raise
         return _result(done, batch_ref, replayed=True, log_index=None)
-    return _result(job, batch_ref, replayed=False, log_index=index)
+    result = _result(job, batch_ref, replayed=False, log_index=index)
+    result.request_hash, result.salt = request_hash, salt
+    return result
 
 
 def _result(job: LoadJob, batch_ref: str, *, replayed: bool, log_index: int | None) -> PushResult:

@@ -305,8 +305,9 @@ def _record(
     fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """Log the call (Merkle entry, data-tracker rows) in one transaction, and make its receipt."""
-    request_hash = auditlog.digest(call.request_value())
-    response_hash = auditlog.digest(response) if response is not None else None
+    salt = auditlog.new_salt()  # the caller's alone: nobody else can test a guess against the entry
+    request_hash = auditlog.digest(call.request_value(), salt)
+    response_hash = auditlog.digest(response, salt) if response is not None else None
     entry = {
         "client": call.client.application.client_id,
         "consumer": call.client.department.code if call.client.department_id else "",
@@ -343,6 +344,7 @@ def _record(
     return {
         "request_hash": request_hash,
         "response_hash": response_hash,
+        "salt": salt,
         "log_index": index,
         "checkpoint": (
             {

@@ -91,11 +91,12 @@ def _log(
     """Each record read for the person's data-usage view, and the call in the Merkle audit log (keys
     hashed: no personal data in the log), in one transaction (``reads.log_reads``, as for staff reads).
     The answer's receipt goes in headers, as the body is GovStack's (``Tongban-Log-Index``,
-    ``Tongban-Request-Hash``, ``Tongban-Response-Hash``, ``Tongban-Receipt``: where the inclusion proof is
-    served once the next checkpoint is signed)."""
+    ``Tongban-Request-Hash``, ``Tongban-Response-Hash``, keyed by ``Tongban-Digest-Salt``,
+    ``Tongban-Receipt``: where the inclusion proof is served once the next checkpoint is signed)."""
     from tongban.exchange import auditlog
 
     client: SystemClient = request.auth
+    salt = auditlog.new_salt()
     request_hash = auditlog.digest(
         {
             "client": client.application.client_id,
@@ -104,9 +105,10 @@ def _log(
             "operation": operation,
             "query": query,
             "at": timezone.now().isoformat(),
-        }
+        },
+        salt,
     )
-    response_hash = auditlog.digest(answer)
+    response_hash = auditlog.digest(answer, salt)
     index = reads.log_reads(
         kind="registry_read",
         registry=registry,
@@ -122,6 +124,7 @@ def _log(
     response["Tongban-Log-Index"] = str(index)
     response["Tongban-Request-Hash"] = request_hash
     response["Tongban-Response-Hash"] = response_hash
+    response["Tongban-Digest-Salt"] = salt
     response["Tongban-Receipt"] = auditlog.receipt_path(index)
 
 

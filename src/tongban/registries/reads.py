@@ -6,7 +6,6 @@ statement on its hot path); this is the one for the registries."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,8 +32,9 @@ def log_reads(
 ) -> int:
     """Record the read of ``records`` (``view``: the reader's, None for the owner) and return the log
     entry's index. The entry holds who, the operation, the count and the fields, and the record keys only
-    as a SHA-256 (no personal data in the log); ``entry`` adds to it (request and response hashes …)."""
-    from tongban.exchange import auditlog
+    as an HMAC under the platform's pseudonym key (``keys_mac``; no personal data in the log, and nobody
+    without the key can test a guessed ID number against it; entries before issue 15 #6 hold a SHA-256); ``entry`` adds to it (request and response hashes …)."""
+    from tongban.exchange import auditlog, pseudonyms
 
     data = [access.as_dict(registry, r, full=True) for r in records]
     keys = [str(d[registry.key_field]) for d in data]
@@ -72,7 +72,7 @@ def log_reads(
                 "consumer": department.code if department is not None else None,
                 "mediator": mediator[:300],
                 "records": len(keys),
-                "keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+                "keys_mac": pseudonyms.audit_hash("\n".join(keys)),
                 "fields": fields,
                 **(entry or {}),
             },

@@ -108,7 +108,16 @@ def test_checkpoint_receipt_and_consistency_verify_offline(operator):
     assert check_consistency(auditlog.consistency_bundle(20, 45), directory) == ""
 
     forged_entry = {**receipt, "entry": receipt["entry"].replace('"n":7', '"n":8')}
-    assert "包含证明不成立" in check_receipt(forged_entry, directory)
+    assert "记录被改动" in check_receipt(forged_entry, directory)
+    forged_alone = {k: v for k, v in forged_entry.items() if k != "leaf_hash"}
+    assert "包含证明不成立" in check_receipt(forged_alone, directory)
+    # Another department's receipt: the leaf hash and the proof, no entry (issue 15 #6). It verifies.
+    proof_only = {k: v for k, v in receipt.items() if k != "entry"}
+    assert check_receipt(proof_only, directory) == ""
+    wrong_leaf = {**proof_only, "leaf_hash": base64.b64encode(b"\2" * 32).decode()}
+    assert "包含证明不成立" in check_receipt(wrong_leaf, directory)
+    neither = {k: v for k, v in proof_only.items() if k != "leaf_hash"}
+    assert check_receipt(neither, directory) == "不是完整的审计回执。"
     moved = {**receipt, "index": 8}
     assert check_receipt(moved, directory) != ""
     forged_root = json.loads(json.dumps(receipt))
@@ -222,6 +231,8 @@ def test_command_line_verifier(operator, tmp_path, settings):
     forged = auditlog.receipt_bundle(3)
     forged["entry"] = forged["entry"].replace('"n":3', '"n":4')
     (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+    proof_only = {k: v for k, v in auditlog.receipt_bundle(3).items() if k != "entry"}
+    (tmp_path / "proof-only.json").write_text(json.dumps(proof_only), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "TONGBAN_"))}
 
     def run(name, *extra):
@@ -232,6 +243,7 @@ def test_command_line_verifier(operator, tmp_path, settings):
     ok = run("receipt.json", "--operator", settings.TONGBAN_EXCHANGE_OPERATOR)
     assert ok.returncode == 0 and "有效 (receipt)" in ok.stdout and "市数据局" not in ok.stderr, ok.stderr
     assert run("consistency.json").returncode == 0
+    assert run("proof-only.json").returncode == 0  # another department's receipt verifies offline too
     bad = run("forged.json")
-    assert bad.returncode == 1 and "包含证明不成立" in bad.stdout
+    assert bad.returncode == 1 and "记录被改动" in bad.stdout
     assert run("missing.json").returncode == 2

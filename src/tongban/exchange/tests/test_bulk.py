@@ -4,6 +4,7 @@ on every batch; and aggregation from a district, once per batch reference."""
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -171,7 +172,14 @@ def test_a_replayed_batch_is_the_same_bytes_and_pages_add_up_to_the_registry(cit
     once = feed(city["health_token"], pk, after=0, limit=3)
     again = feed(city["health_token"], pk, after=0, limit=3)
     assert once.content == again.content and once["Tongban-More"] == "true"
-    assert hashlib.sha256(once.content).hexdigest() == once["Tongban-Response-Hash"]
+    # The subscriber recomputes the hash with the salt it alone was given (issue 15 #6).
+    salt = once["Tongban-Digest-Salt"]
+    assert (
+        hmac.new(bytes.fromhex(salt), once.content, hashlib.sha256).hexdigest()
+        == once["Tongban-Response-Hash"]
+    )
+    assert hashlib.sha256(once.content).hexdigest() != once["Tongban-Response-Hash"]
+    assert again["Tongban-Digest-Salt"] != salt
     paged, _cursor = mirror(city["health_token"], pk, limit=2)
     whole, _ = mirror(city["health_token"], pk)
     assert paged == whole and len(whole) == PersonRecord.objects.count()
