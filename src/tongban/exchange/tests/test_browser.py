@@ -5,6 +5,7 @@
 - the citizen sees both on the data tracker."""
 
 import datetime as dt
+import json
 
 import pytest
 import requests
@@ -149,7 +150,12 @@ def test_request_approve_read_subscribe_and_the_tracker(live_server, browser, se
         timeout=10,
     )
     assert feed.status_code == 200 and feed.headers["Tongban-Phase"] == "snapshot"
-    assert resident.id_number in feed.text and neighbour not in feed.text
+    # Only 江城区's resident, masked as a whole, under a per-subscription pseudonym: no full ID number.
+    assert "林晓雯" in feed.text and "周明" not in feed.text
+    assert resident.id_number not in feed.text and neighbour not in feed.text
+    line = json.loads(feed.text.splitlines()[0])
+    assert line["data"]["id_number"] == resident.id_number[:4] + "*" * 10 + resident.id_number[-4:]
+    assert len(line["key"]) == 64 and line["data"]["area_code"] == "3399**"
 
     # The citizen sees who read the data, and who receives it in bulk.
     mine = new_page(browser)
