@@ -4,6 +4,8 @@ every role, a citizen and an enterprise, and the official working-day calendar."
 import pytest
 from django.db import transaction
 
+from tongban.cases import services
+from tongban.cases.models import CaseTask
 from tongban.catalog import services as catalog_services
 from tongban.catalog.demo_fields import FIELDS, PERSON, parallel, simple
 from tongban.catalog.tests.factories import content
@@ -94,6 +96,41 @@ def city(db, django_capture_on_commit_callbacks):
 
 def food_answers(**extra):
     return {"shop_name": "临江味道", "seats": 40, **extra}
+
+
+def pdf(name="平面图.pdf", content=None):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tongban.cases.demo import DEMO_PDF
+
+    return SimpleUploadedFile(name, DEMO_PDF if content is None else content)
+
+
+def citizen_client(city):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(city["citizen"])
+    return client
+
+
+def staff(city, dept, role):
+    """The city's staff member of ``dept`` in ``role``."""
+    return city["staff"][(dept, role)]
+
+
+def act(city, case, step, action, **kwargs):
+    """The step's task acted on by the staff member whose role that kind of task needs."""
+    task = CaseTask.objects.get(case=case, step_key=step)
+    role = {
+        "accept": ROLE.INTAKE_CLERK,
+        "review": ROLE.REVIEWER,
+        "decide": ROLE.APPROVER,
+        "close": ROLE.INTAKE_CLERK,
+    }[task.kind]
+    return services.task_act(
+        actor=staff(city, task.department.code, role), task=task, action=action, **kwargs
+    )
 
 
 def layout(name="平面图.pdf", content=None):

@@ -265,8 +265,9 @@ def test_only_the_legal_representative_opens_the_agent_form(company):
 def test_a_system_sends_the_companys_correction_only_with_a_current_representatives_consent(city, company):
     import json
 
+    from tongban.testing import token
+
     from .conftest import consent
-    from .test_api import token
 
     case = company["case"]
     window = token(city["market"], "registration.apply", "registration.read")

@@ -16,14 +16,13 @@ from tongban.cases.models import Case
 from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
 from tongban.identity.models import SystemClient
-from tongban.identity.services import system_client_create
 from tongban.identity.tests.factories import ROLE
+from tongban.testing import MEDIATOR, token
 
 from .conftest import consent
 
 pytestmark = pytest.mark.django_db
 SPECS = Path(__file__).resolve().parents[4] / "specs/govstack"
-MEDIATOR = {"HTTP_INFORMATION_MEDIATOR_CLIENT": "eGovStack/GOV/90000009/market-window"}
 
 
 def schema(name, file="registration-GovStack_Registration_BB_API.json"):
@@ -44,23 +43,6 @@ def schema(name, file="registration-GovStack_Registration_BB_API.json"):
 def conforms(validator, document):
     errors = [e.message for e in validator.iter_errors(document)]
     assert not errors, errors
-
-
-def token(department, *scopes):
-    client, secret = system_client_create(
-        acting_user=None, department=department, name="窗口系统", scopes=list(scopes)
-    )
-    response = Client().post(
-        "/o/token/",
-        {
-            "grant_type": "client_credentials",
-            "client_id": client.application.client_id,
-            "client_secret": secret,
-            "scope": " ".join(scopes),
-        },
-    )
-    assert response.status_code == 200, response.content
-    return {"HTTP_AUTHORIZATION": f"Bearer {response.json()['access_token']}", **MEDIATOR}
 
 
 @pytest.fixture

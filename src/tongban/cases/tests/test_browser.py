@@ -6,26 +6,12 @@ import pytest
 from tongban.cases.models import Case
 from tongban.catalog import services as catalog_services
 from tongban.catalog.demo_fields import FIELDS, PERSON, instant
-from tongban.identity.tests.factories import PASSWORD, ROLE, StaffFactory, current_totp
+from tongban.identity.tests.factories import PASSWORD, ROLE, StaffFactory
+from tongban.testing import new_page, staff_login
 
 from .conftest import publish
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
-
-
-def new_page(browser):
-    return browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
-
-
-def staff_login(browser, base, user):
-    page = new_page(browser)
-    page.goto(base + "/staff/login/")
-    page.get_by_label("工作人员登录名").fill(user.username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_label("动态口令（6位数字）").fill(current_totp(user))
-    page.get_by_role("button", name="登录工作台").click()
-    page.wait_for_url("**/staff/")
-    return page
 
 
 def act(page, base, number, button, reason="", items=""):

@@ -8,8 +8,7 @@ from tongban.cases.constants import Action, CaseStatus, Outcome
 from tongban.cases.models import Case, CaseTask
 from tongban.catalog import services as catalog_services
 
-from .conftest import food_answers, layout, publish
-from .test_services import act
+from .conftest import act, food_answers, layout, publish
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 
 from tongban.cases.models import CaseDocument
 
-from .test_views import citizen_client, pdf
+from .conftest import citizen_client, pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -140,8 +140,7 @@ def test_api_upload_refused_when_the_scanner_errs(city, clamd):
     from django.test import Client
 
     from tongban.cases.demo import DEMO_PDF
-
-    from .test_api import token
+    from tongban.testing import token
 
     clamd("error")
     response = Client().post(

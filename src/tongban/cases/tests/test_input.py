@@ -16,10 +16,9 @@ from tongban.cases.services import CaseError
 from tongban.catalog import services as catalog_services
 from tongban.catalog.demo_fields import FIELDS, PERSON, simple
 from tongban.core import codes
+from tongban.testing import token
 
-from .conftest import consent, publish
-from .test_api import token
-from .test_views import citizen_client
+from .conftest import citizen_client, consent, publish
 
 pytestmark = pytest.mark.django_db
 

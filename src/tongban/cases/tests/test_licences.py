@@ -7,10 +7,10 @@ from tongban.cases import services
 from tongban.cases.constants import BATCH_ACTIONS, EventKind
 from tongban.cases.models import CaseEvent, CaseTask
 from tongban.catalog.demo_fields import FIELDS, PERSON, simple
-from tongban.identity.tests.test_views import login_staff
 from tongban.licences import services as licence_services
 from tongban.licences.constants import HolderCodeType, LicenceStatus
 from tongban.licences.models import Licence, LicenceType, LicenceUse
+from tongban.testing import login_staff
 
 from .conftest import FOOD_MATERIALS, food_answers, layout, publish
 

@@ -13,26 +13,9 @@ from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE, StaffFactory
 
-from .conftest import food_answers, layout
+from .conftest import act, food_answers, layout, staff
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(city, dept, role):
-    return city["staff"][(dept, role)]
-
-
-def act(city, case, step, action, **kwargs):
-    task = CaseTask.objects.get(case=case, step_key=step)
-    role = {
-        "accept": ROLE.INTAKE_CLERK,
-        "review": ROLE.REVIEWER,
-        "decide": ROLE.APPROVER,
-        "close": ROLE.INTAKE_CLERK,
-    }[task.kind]
-    return services.task_act(
-        actor=staff(city, task.department.code, role), task=task, action=action, **kwargs
-    )
 
 
 def open_steps(case):
@@ -316,7 +299,8 @@ def test_no_instant_approval_for_an_account_opened_over_someone_elses_record(cit
     from tongban.catalog.demo_fields import FIELDS, PERSON
     from tongban.identity import services as identity_services
     from tongban.identity.constants import RealNameLevel
-    from tongban.identity.tests.factories import PersonFactory, sms_code
+    from tongban.identity.tests.factories import PersonFactory
+    from tongban.testing import sms_code
 
     from .conftest import publish
 

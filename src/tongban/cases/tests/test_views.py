@@ -4,7 +4,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -16,25 +15,11 @@ from tongban.cases.models import Case, CaseDocument, CaseTask, Draft
 from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE, UserFactory
-from tongban.identity.tests.test_views import login_staff
+from tongban.testing import staff_client
+
+from .conftest import citizen_client, pdf
 
 pytestmark = pytest.mark.django_db
-
-
-def pdf(name="平面图.pdf", content=None):
-    return SimpleUploadedFile(name, DEMO_PDF if content is None else content)
-
-
-def citizen_client(city):
-    client = Client()
-    client.force_login(city["citizen"])
-    return client
-
-
-def staff_client(user):
-    client = Client()
-    login_staff(client, user)
-    return client
 
 
 def apply(client, city, **answers):

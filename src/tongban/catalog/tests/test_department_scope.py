@@ -4,21 +4,14 @@ the export; only the owning department (and the platform) sees them."""
 import json
 
 import pytest
-from django.test import Client
 
 from tongban.catalog import services
 from tongban.catalog.tests.factories import content, published_item
 from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE, DepartmentFactory, StaffFactory
-from tongban.identity.tests.test_views import login_staff
+from tongban.testing import staff_client
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_client(user):
-    client = Client()
-    login_staff(client, user)
-    return client
 
 
 @pytest.fixture

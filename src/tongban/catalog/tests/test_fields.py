@@ -12,7 +12,7 @@ from tongban.catalog import fields
 from tongban.catalog.demo_fields import FIELDS
 from tongban.catalog.validation import check_form_schema
 from tongban.core import codes
-from tongban.core.tests.test_codes import areas, org_bodies
+from tongban.testing import areas, org_bodies
 
 TODAY = dt.date(2026, 6, 1)
 

@@ -10,15 +10,9 @@ from tongban.catalog.constants import VersionStatus
 from tongban.catalog.demo_fields import PERSON, schema, simple
 from tongban.catalog.models import LifeEvent, ServiceItem, ServiceItemVersion
 from tongban.identity.tests.factories import ROLE, DepartmentFactory, StaffFactory
-from tongban.identity.tests.test_views import login_staff
+from tongban.testing import staff_client
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_client(user):
-    client = Client()
-    login_staff(client, user)
-    return client
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tongban.core import codes
+from tongban.testing import areas, org_bodies
 
 # Examples printed in the standards themselves, and codes of well-known enterprises.
 REAL_ID_NUMBERS = ["11010519491231002X", "440524188001010014"]
@@ -53,7 +54,6 @@ def test_id_number_errors_name_the_failed_check(value, code, words):
 
 
 dates = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31))
-areas = st.sampled_from(["110101", "310115", "440305", "339902", "510107", "650102"])
 
 
 @given(areas, dates, st.integers(min_value=0, max_value=999))
@@ -113,9 +113,6 @@ def test_credit_code_with_bad_embedded_org_code_is_refused_even_when_outer_check
         codes.parse_uscc(forged)
     assert err.value.code == "org_checksum"
     assert "组织机构代码" in str(err.value)
-
-
-org_bodies = st.text(alphabet=codes.USCC_ALPHABET, min_size=8, max_size=8)
 
 
 @given(st.sampled_from(sorted(codes.USCC_AUTHORITIES)), areas, org_bodies, st.data())

@@ -76,7 +76,7 @@ def _operator_client(**permissions):
     from django.test import Client
 
     from tongban.identity.tests.factories import StaffFactory
-    from tongban.identity.tests.test_views import login_staff
+    from tongban.testing import login_staff
 
     operator = StaffFactory(totp=True, is_staff=True, **permissions)
     client = Client()

@@ -10,7 +10,6 @@ import json
 import pytest
 import requests
 
-from tongban.cases.tests.test_browser import new_page, staff_login
 from tongban.core import codes
 from tongban.core.services import calendar_seed_official, calendar_year_provisional
 from tongban.exchange import gateway, services
@@ -28,6 +27,7 @@ from tongban.identity.tests.factories import (
 )
 from tongban.registries import loader
 from tongban.registries.models import Registry, RegistryKind
+from tongban.testing import new_page, staff_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
 

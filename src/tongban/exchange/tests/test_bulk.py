@@ -10,7 +10,6 @@ import json
 import pytest
 from django.test import Client
 
-from tongban.cases.tests.test_api import token
 from tongban.core import codes
 from tongban.exchange import gateway, pseudonyms, services
 from tongban.exchange.gateway import area_prefix, mask
@@ -19,6 +18,7 @@ from tongban.identity.models import AreaLevel
 from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
 from tongban.registries import access, loader
 from tongban.registries.models import LoadJob, PersonRecord, RecordChange, Registry, RegistryKind, Tombstone
+from tongban.testing import token
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/exchange"
@@ -367,7 +367,7 @@ def test_subscription_counts_survive_in_the_database(city):
 def officer(department):
     from tongban.identity.constants import StaffRoleName
     from tongban.identity.tests.factories import StaffFactory
-    from tongban.identity.tests.test_views import login_staff
+    from tongban.testing import login_staff
 
     client = Client()
     login_staff(client, StaffFactory(roles=[(department, StaffRoleName.DATA_OFFICER)], totp=True))

@@ -13,10 +13,9 @@ from django.test import Client
 
 from tongban.exchange.fastpath import GatewayFastPath
 from tongban.exchange.models import DataAccess, LogEntry
-from tongban.exchange.tests import test_gateway
-from tongban.exchange.tests.test_gateway import grant_for, number
+from tongban.testing import resident_number as number
 
-world = test_gateway.world  # the same city, grants and tokens as the router's tests
+from .conftest import grant_for
 
 pytestmark = pytest.mark.django_db
 HEADERS = [

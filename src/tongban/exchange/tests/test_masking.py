@@ -17,7 +17,6 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tongban.cases.tests.test_api import token
 from tongban.core import codes
 from tongban.exchange import bulk, gateway, masking, pseudonyms, services
 from tongban.exchange.masking import mask, mask_record
@@ -26,6 +25,7 @@ from tongban.identity.models import AreaLevel
 from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
 from tongban.registries import access, loader
 from tongban.registries.models import PersonRecord, Registry, RegistryKind
+from tongban.testing import token
 
 BASE = "/api/exchange"
 BASIC = [  # as the demo's 人口基本信息

@@ -14,8 +14,9 @@ from django.db import connection
 
 from tongban.exchange.models import LogEntry
 from tongban.exchange.server import GatewayOnly
+from tongban.testing import resident_number as number
 
-from .test_gateway import grant_for, number, world  # noqa: F401 (fixture)
+from .conftest import grant_for
 
 
 def call(path, environment=(), **environ):
@@ -125,7 +126,7 @@ def gateway_server():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.live
-def test_granian_answers_gateway_calls_on_kept_alive_connections(world, gateway_server, log_emptied_after):  # noqa: F811
+def test_granian_answers_gateway_calls_on_kept_alive_connections(world, gateway_server, log_emptied_after):
     grant_for(world, world["health"], ["name", "phone"])
     headers = {"Authorization": world["health_token"]["HTTP_AUTHORIZATION"]}
     before = LogEntry.objects.count()

@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from tongban.exchange import gateway, services
 from tongban.exchange.models import Grant, RequestStatus, ShareRequest, ShareType
-from tongban.exchange.tests.test_gateway import FIELDS, number
 from tongban.identity.constants import StaffRoleName
 from tongban.identity.tests.factories import DepartmentFactory, PersonFactory, StaffFactory, UserFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.registries import loader
 from tongban.registries.models import Registry, RegistryKind
+from tongban.testing import login_staff, token
+from tongban.testing import resident_number as number
+
+from .conftest import FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -172,8 +174,6 @@ def test_a_reminder_waits_out_an_sms_gateway_outage(city, sms_outage, django_cap
 def test_hold_back_only_by_the_data_bureau_and_the_citizen_tracker(city):
     share_request = _birth_registration_request(city)
     grant = services.share_request_answer(acting_user=None, share_request=share_request, approve=True).grant
-    from tongban.cases.tests.test_api import token
-
     headers = token(city["health"], "exchange.read")
     assert (
         Client().get(f"/api/exchange/gateway/person-basic/records/{number(1)}", **headers).status_code == 200
@@ -199,7 +199,6 @@ def test_hold_back_only_by_the_data_bureau_and_the_citizen_tracker(city):
 def test_a_self_declared_account_does_not_see_whose_data_was_read(city):
     """Issue 15 #3: an account opened with someone's name and ID number (self-declared, unproven) saw
     their data-usage record; it is shown only once the account's claim to the ID number is verified."""
-    from tongban.cases.tests.test_api import token
     from tongban.identity.constants import RealNameLevel
 
     share_request = _birth_registration_request(city)

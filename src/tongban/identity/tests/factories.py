@@ -2,13 +2,11 @@
 
 import datetime as dt
 import itertools
-import re
 
 import factory
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tongban.core import codes, notify
+from tongban.core import codes
 from tongban.identity.constants import AccountType, AreaLevel, OrganisationType, RealNameLevel, StaffRoleName
 from tongban.identity.models import Area, Department, Organisation, OrganisationAgent, Person, StaffRole, User
 
@@ -101,11 +99,6 @@ class StaffFactory(factory.django.DjangoModelFactory):
             TOTPDevice.objects.create(user=self, name="test", confirmed=True)
 
 
-def current_totp(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
-
-
 class OrganisationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Organisation
@@ -126,12 +119,3 @@ class OrganisationAgentFactory(factory.django.DjangoModelFactory):
 
 
 ROLE = StaffRoleName
-
-
-def sms_code(phone: str) -> str:
-    """The code in the latest SMS to ``phone`` (the test SMS backend keeps every message in-process)."""
-    for message in reversed(notify.outbox):
-        if message["to"] == phone:
-            found = re.search(r"验证码(\d{6})", message["text"])
-            return found.group(1) if found else ""
-    return ""

@@ -8,8 +8,9 @@ from django.test import Client, RequestFactory
 from tongban.core.constants import AuditEventType
 from tongban.core.models import AuditEvent
 from tongban.identity import lockout
+from tongban.testing import current_totp
 
-from .factories import PASSWORD, StaffFactory, UserFactory, _next_id_number, current_totp
+from .factories import PASSWORD, StaffFactory, UserFactory, _next_id_number
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/login/"

@@ -19,8 +19,9 @@ from tongban.identity.constants import RealNameLevel
 from tongban.identity.errors import IdentityError
 from tongban.identity.models import Person, SmsCode, User
 from tongban.registries.models import PersonRecord
+from tongban.testing import sms_code
 
-from .factories import PersonFactory, UserFactory, _next_id_number, sms_code
+from .factories import PersonFactory, UserFactory, _next_id_number
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Pass-word-2026"

@@ -13,6 +13,7 @@ from tongban.identity.errors import IdentityError, NotPermitted
 from tongban.identity.models import OrganisationAgent, Person, StaffRole, User
 from tongban.identity.permissions import Perm
 from tongban.registries.models import LegalEntityRecord
+from tongban.testing import sms_code
 
 from .factories import (
     ROLE,
@@ -23,7 +24,6 @@ from .factories import (
     UserFactory,
     _next_id_number,
     _next_uscc,
-    sms_code,
 )
 
 pytestmark = pytest.mark.django_db

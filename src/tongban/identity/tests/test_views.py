@@ -11,6 +11,8 @@ from tongban.core.models import AuditEvent
 from tongban.identity import lockout
 from tongban.identity.middleware import SESSION_KEY
 from tongban.identity.models import OrganisationAgent, StaffRole
+from tongban.testing import STAFF_LOGIN, current_totp, login_public, login_staff, sms_code
+from tongban.testing import staff_client as _staff_client
 
 from .factories import (
     PASSWORD,
@@ -20,28 +22,9 @@ from .factories import (
     StaffFactory,
     UserFactory,
     _next_id_number,
-    current_totp,
-    sms_code,
 )
 
 pytestmark = pytest.mark.django_db
-LOGIN = "/login/"
-STAFF_LOGIN = "/staff/login/"
-
-
-def login_public(client, username, password=PASSWORD):
-    return client.post(LOGIN, {"username": username, "password": password})
-
-
-def login_staff(client, user, token=None, password=PASSWORD):
-    return client.post(
-        STAFF_LOGIN,
-        {
-            "username": user.username,
-            "password": password,
-            "token": current_totp(user) if token is None else token,
-        },
-    )
 
 
 def test_citizen_logs_in_with_id_number_or_phone():
@@ -270,12 +253,6 @@ def test_legal_representative_grants_agent_through_the_pages():
     )
     assert response.status_code == 302
     assert agent_user.person.masked_id_number in client.get("/account/").content.decode()
-
-
-def _staff_client(user):
-    client = Client()
-    login_staff(client, user)
-    return client
 
 
 def test_department_staff_page_is_limited_to_that_departments_admins():

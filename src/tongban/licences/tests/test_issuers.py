@@ -10,11 +10,11 @@ from django.test import Client
 
 from tongban.core.models import AuditEvent
 from tongban.identity.tests.factories import ROLE, DepartmentFactory, StaffFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.licences import offline, services
 from tongban.licences.constants import HolderCodeType, Verdict
 from tongban.licences.models import Licence, LicenceShare, LicenceType, SealKey
 from tongban.licences.verify import KeyDirectory, verify_file
+from tongban.testing import login_staff
 
 pytestmark = pytest.mark.django_db
 MARRIAGE = "110000000000000000008"

@@ -10,10 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from tongban.identity.tests.factories import ROLE, StaffFactory, UserFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.licences import formats, services
 from tongban.licences.constants import LicenceStatus
 from tongban.licences.models import LicenceShare, LicenceUse, SealKey
+from tongban.testing import login_staff
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from tongban.identity.tests.factories import (
     OrganisationFactory,
     StaffFactory,
     UserFactory,
-    current_totp,
 )
+from tongban.testing import current_totp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
 SCREENSHOTS = Path(os.environ.get("TONGBAN_SCREENSHOTS", "var/screenshots"))

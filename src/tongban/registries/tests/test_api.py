@@ -7,69 +7,16 @@ import json
 import pytest
 from django.test import Client
 
-from tongban.cases.tests.test_api import token
-from tongban.core import codes
 from tongban.exchange import gateway, services
 from tongban.exchange.models import ShareType
 from tongban.identity.tests.factories import DepartmentFactory
-from tongban.registries import loader
-from tongban.registries.models import PersonRecord, RecordChange, Registry, RegistryKind, RegistryRead
+from tongban.registries.models import PersonRecord, RecordChange, Registry, RegistryRead
+from tongban.testing import resident_number as number
+from tongban.testing import token
+
+from .conftest import BASE, post
 
 pytestmark = pytest.mark.django_db
-BASE = "/api/registries"
-
-
-def number(n):
-    return codes.make_resident_id("339902", dt.date(1985, 5, 5) + dt.timedelta(days=n), n + 1)
-
-
-@pytest.fixture
-def world(settings):
-    gateway._cache.clear()
-    DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
-    police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
-    health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")
-    registry = Registry.objects.create(
-        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
-    )
-    rows = [
-        {
-            "id_number": number(i),
-            "name": f"居民{i}",
-            "sex": "F",
-            "phone": f"1390000000{i}",
-            "area_code": "339902",
-        }
-        for i in range(5)
-    ]
-    loader.load(registry, rows, source="seed", batch_size=10)
-    # What other departments may read is what the sharing catalogue publishes (phone: not published).
-    services.resource_create(
-        acting_user=None,
-        registry=registry,
-        code="person-basic",
-        name="人口基本信息",
-        share_type=ShareType.UNCONDITIONAL,
-        fields=[
-            ("id_number", "公民身份号码", 1),
-            ("name", "姓名", 2),
-            ("sex", "性别", 1),
-            ("area_code", "户籍地", 1),
-        ],
-        area_field="area_code",
-    )
-    return {
-        "registry": registry,
-        "owner": token(police, "registries.read", "registries.write"),
-        "reader": token(health, "registries.read"),
-        "writer_elsewhere": token(health, "registries.read", "registries.write"),
-    }
-
-
-def post(path, body, headers, method="post"):
-    return getattr(Client(), method)(
-        f"{BASE}{path}", json.dumps(body), content_type="application/json", **headers
-    )
 
 
 def test_header_scope_registry_and_version_are_checked(world):

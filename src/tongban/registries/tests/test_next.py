@@ -4,11 +4,11 @@ import pytest
 from django.test import Client
 
 from tongban.identity.tests.factories import ROLE, StaffFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.registries import quality
 from tongban.registries.models import QualityIssue
+from tongban.testing import login_staff
 
-from .test_quality import pid, registries  # noqa: F401  (the fixture)
+from .conftest import pid
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     "target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "https:evil.example"]
 )
-def test_issue_action_does_not_redirect_off_site(registries, target):  # noqa: F811
+def test_issue_action_does_not_redirect_off_site(registries, target):
     population, _entities = registries
     quality.run_checks(population)
     officer = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)], totp=True)

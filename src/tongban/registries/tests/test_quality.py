@@ -6,11 +6,10 @@ import pytest
 from django.utils import timezone
 
 from tongban.core import codes
-from tongban.identity.tests.factories import ROLE, DepartmentFactory, StaffFactory
+from tongban.identity.tests.factories import ROLE, StaffFactory
 from tongban.registries import access, quality, services
 from tongban.registries.access import AccessError
 from tongban.registries.models import (
-    LegalEntityRecord,
     PersonRecord,
     QualityIssue,
     QualityRule,
@@ -19,103 +18,9 @@ from tongban.registries.models import (
     RuleKind,
 )
 
+from .conftest import pid
+
 pytestmark = pytest.mark.django_db
-
-
-def pid(n, born=dt.date(1980, 1, 1)):
-    return codes.make_resident_id("339902", born + dt.timedelta(days=n), n + 1)
-
-
-@pytest.fixture
-def registries():
-    police, market = DepartmentFactory(code="ljs-gaj"), DepartmentFactory(code="ljs-scjgj")
-    population = Registry.objects.create(
-        code="population", name="人口库", kind=RegistryKind.POPULATION, owner=police, key_field="id_number"
-    )
-    entities = Registry.objects.create(
-        code="legal-entity", name="法人库", kind=RegistryKind.LEGAL_ENTITY, owner=market, key_field="uscc"
-    )
-    good = [
-        PersonRecord(
-            id_number=pid(i),
-            name=f"居民{i}",
-            birth_date=dt.date(1980, 1, 1) + dt.timedelta(days=i),
-            area_code="339902",
-            marital_status="20",
-            phone="13900000000",
-        )
-        for i in range(6)
-    ]
-    bad_check = pid(6)[:-1] + ("0" if pid(6)[-1] != "0" else "1")
-    defects = [
-        PersonRecord(
-            id_number=bad_check, name="校验位错", birth_date=dt.date(1980, 1, 7), area_code="339902"
-        ),
-        PersonRecord(id_number="33990219800108ABCD", name="格式错", area_code="339902"),
-        PersonRecord(
-            id_number=pid(9), name="", birth_date=dt.date(1980, 1, 10), area_code="3399"
-        ),  # empty, bad area
-        PersonRecord(
-            id_number=pid(10),
-            name="生日不符",
-            birth_date=dt.date(1999, 9, 9),
-            area_code="339902",
-            marital_status="77",
-        ),
-        PersonRecord(
-            id_number=pid(11),
-            name="居民0",
-            birth_date=dt.date(1980, 1, 1),
-            area_code="339902",
-            status=PersonRecord.DECEASED,
-        ),  # same name and birth date as 居民0: a duplicate
-        PersonRecord(id_number=pid(12), name="未来人", birth_date=dt.date(2999, 1, 1), area_code="339902"),
-    ]
-    PersonRecord.objects.bulk_create(good + defects)
-    LegalEntityRecord.objects.bulk_create(
-        [
-            LegalEntityRecord(
-                uscc=codes.make_uscc("9", "1", "339902", "MA2ABCD0"),
-                name="好公司",
-                legal_rep_id_number=pid(1),
-            ),
-            LegalEntityRecord(
-                uscc=codes.make_uscc("9", "1", "339902", "MA2ABCD1"),
-                name="代表已故",
-                legal_rep_id_number=pid(11),
-            ),
-            LegalEntityRecord(
-                uscc=codes.make_uscc("9", "1", "339902", "MA2ABCD2"),
-                name="查无此人",
-                legal_rep_id_number=pid(50),
-            ),
-            LegalEntityRecord(uscc="91339902MA2ABCD3XX", name="坏代码", legal_rep_id_number=pid(2)),
-        ]
-    )
-    PersonRecord.objects.filter(id_number=pid(5)).update(updated_at=timezone.now() - dt.timedelta(days=800))
-    rules = [
-        (population, "name-present", RuleKind.COMPLETENESS, "name", {}),
-        (population, "id-valid", RuleKind.ID_NUMBER, "id_number", {}),
-        (population, "area-format", RuleKind.AREA_CODE, "area_code", {}),
-        (
-            population,
-            "marital-code",
-            RuleKind.CODE_LIST,
-            "marital_status",
-            {"values": ["10", "20", "21", "22", "23", "30", "40", "90"]},
-        ),
-        (population, "birth-range", RuleKind.RANGE, "birth_date", {"min": "1900-01-01", "max": "today"}),
-        (population, "birth-id", RuleKind.BIRTH_MATCHES_ID, "", {}),
-        (population, "no-duplicates", RuleKind.DUPLICATE, "", {"fields": ["name", "birth_date"]}),
-        (population, "fresh", RuleKind.TIMELINESS, "", {"days": 365}),
-        (entities, "uscc-valid", RuleKind.USCC, "uscc", {}),
-        (entities, "rep-alive", RuleKind.LEGAL_REP_ALIVE, "", {}),
-    ]
-    for registry, code, kind, field, params in rules:
-        QualityRule.objects.create(
-            registry=registry, code=code, name=code, kind=kind, field=field, params=params
-        )
-    return population, entities
 
 
 def failing(rule_code):
@@ -194,7 +99,7 @@ def test_dashboard_and_ledger_pages(registries):
     from django.test import Client
 
     from tongban.identity.tests.factories import ROLE, StaffFactory
-    from tongban.identity.tests.test_views import login_staff
+    from tongban.testing import login_staff
 
     population, entities = registries
     quality.run_checks(population)
@@ -230,7 +135,7 @@ def test_upload_page_loads_with_a_mapping(registries):
     from django.test import Client
 
     from tongban.identity.tests.factories import ROLE, StaffFactory
-    from tongban.identity.tests.test_views import login_staff
+    from tongban.testing import login_staff
 
     population, _ = registries
     officer = StaffFactory(roles=[(population.owner, ROLE.DATA_OFFICER)], totp=True)
@@ -255,8 +160,8 @@ def test_record_page_shows_values_and_history(registries):
     from django.test import Client
 
     from tongban.identity.tests.factories import ROLE, StaffFactory
-    from tongban.identity.tests.test_views import login_staff
     from tongban.registries.models import RegistryRead
+    from tongban.testing import login_staff
 
     population, entities = registries
     access.update(

@@ -14,9 +14,9 @@ from tongban.exchange import gateway, services
 from tongban.exchange.demo import ENTITY_BASIC, PERSON_BASIC
 from tongban.exchange.models import LogEntry, ShareType
 from tongban.identity.tests.factories import ROLE, DepartmentFactory, PersonFactory, StaffFactory, UserFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.registries import access
 from tongban.registries.models import LegalEntityRecord, PersonRecord, Registry, RegistryKind, RegistryRead
+from tongban.testing import login_staff
 
 pytestmark = pytest.mark.django_db
 PERSON = codes.make_resident_id("339902", dt.date(1980, 3, 3), 7)

@@ -10,7 +10,6 @@ from tongban.core.constants import AuditEventType, AuditOutcome
 from tongban.core.models import AuditEvent
 from tongban.identity.models import Department, SystemClient
 from tongban.identity.tests.factories import ROLE, StaffFactory
-from tongban.identity.tests.test_views import login_staff
 from tongban.registries import services
 from tongban.registries.access import AccessError
 from tongban.registries.models import (
@@ -22,7 +21,10 @@ from tongban.registries.models import (
     Registry,
     RuleKind,
 )
-from tongban.registries.tests.test_api import BASE, number, post
+from tongban.testing import login_staff
+from tongban.testing import resident_number as number
+
+from .conftest import BASE, post
 
 pytestmark = pytest.mark.django_db
 
