@@ -182,7 +182,7 @@ def test_the_plugins_are_chosen_by_environment_variables():
 
 def _operator(**fields) -> Client:
     from tongban.identity.tests.factories import StaffFactory
-    from tongban.identity.tests.test_views import login_staff
+    from tongban.testing import login_staff
 
     user = StaffFactory(totp=True, **fields)
     client = Client()
