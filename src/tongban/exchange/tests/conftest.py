@@ -3,6 +3,7 @@ server and page tests."""
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from tongban.exchange import gateway, services
 from tongban.exchange.models import ShareType
@@ -12,6 +13,7 @@ from tongban.registries.models import Registry, RegistryKind
 from tongban.testing import resident_number as number
 from tongban.testing import token
 
+BASE = "/api/exchange"
 TABLES = ("exchange_logentry", "exchange_lognode", "exchange_checkpoint")
 
 
@@ -102,3 +104,8 @@ def grant_for(world, consumer, fields, **extra):
         acting_user=None, share_request=request, approve=True, clear_fields=extra.get("clear_fields", ())
     )
     return answered.grant
+
+
+def get(path, headers, **params):
+    """A GET of the exchange API as the system whose ``headers`` are given."""
+    return Client().get(f"{BASE}{path}", params, **headers)

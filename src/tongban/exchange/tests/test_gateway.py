@@ -15,14 +15,9 @@ from tongban.licences.services import key_directory
 from tongban.testing import resident_number as number
 from tongban.testing import token
 
-from .conftest import grant_for
+from .conftest import BASE, get, grant_for
 
 pytestmark = pytest.mark.django_db
-BASE = "/api/exchange"
-
-
-def get(path, headers, **params):
-    return Client().get(f"{BASE}{path}", params, **headers)
 
 
 def test_without_a_grant_refused_and_logged(world):

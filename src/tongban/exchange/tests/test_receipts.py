@@ -13,16 +13,16 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from tongban.cases.tests.test_api import token
 from tongban.core.canonical import canonical_json
 from tongban.exchange import auditlog, pseudonyms
 from tongban.exchange.models import LogEntry
-from tongban.exchange.tests import test_gateway
-from tongban.exchange.tests.test_gateway import BASE, get, grant_for, number
 from tongban.exchange.verify import check_receipt
 from tongban.licences.services import key_directory
+from tongban.testing import resident_number as number
+from tongban.testing import token
 
-world = test_gateway.world
+from .conftest import BASE, get, grant_for
+
 pytestmark = pytest.mark.django_db
 
 
