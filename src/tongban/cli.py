@@ -8,6 +8,10 @@ tongban licence verify FILE --directory KEYS.json
 tongban audit verify FILE --directory KEYS.json
                        check an audit receipt, checkpoint or consistency proof offline
 tongban <command>      any Django management command (migrate, createsuperuser, …)
+
+Commands other than ``demo`` use the production settings unless DJANGO_SETTINGS_MODULE says otherwise;
+settings that refuse to load (no TONGBAN_SECRET_KEY, say) end the command with one line that names the
+variable, not a traceback.
 """
 
 from __future__ import annotations
@@ -33,10 +37,30 @@ def main(argv: list[str] | None = None) -> None:
         if command in {"demo", "demo_totp", "demo_sms"}
         else "tongban.settings.production"
     )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings)
+    chosen = os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings)
     from django.core.management import execute_from_command_line
 
+    if command not in {"help", "--help", "-h", "version", "--version"}:
+        _load_settings_or_exit(chosen)
     execute_from_command_line(argv)
+
+
+def _load_settings_or_exit(module: str) -> None:
+    """Import the settings now, so that a missing variable is one line on stderr (exit status 2)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - imports the settings module
+    except ImproperlyConfigured as exc:
+        hint = (
+            "Set it in the environment (tongban/settings/base.py lists the variables), or run with "
+            "DJANGO_SETTINGS_MODULE=tongban.settings.demo for the demo."
+            if module == "tongban.settings.production"
+            else f"(settings {module})"
+        )
+        sys.stderr.write(f"tongban: {str(exc).rstrip('.')}. {hint}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def run(*, bind: str, workers: int, threads: int) -> None:
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads,
-        log_level=LogLevels(os.environ.get("TONGBAN_LOG_LEVEL", "INFO").lower()),
+        log_level=LogLevels(settings.LOG_LEVEL.lower()),
         log_access=True,
         log_access_format='%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms',
         respawn_failed_workers=True,

@@ -49,6 +49,18 @@ TONGBAN_SEAL_KEK       with the encrypted-db key store: base64 of the 16-byte SM
                        private keys (default: derived from TONGBAN_SECRET_KEY).
 TONGBAN_DB_PREPARED    "0" to turn off the prepared hot statements on PostgreSQL (needed behind a pooler in
                        transaction mode without prepared-statement support, such as PgBouncer before 1.21).
+TONGBAN_DB_CONN_MAX_AGE  seconds a database connection is kept for the next request (default 60; SQLite
+                       always closes it).
+CELERY_BROKER_URL      the Celery broker when it is not REDIS_URL; with neither, tasks run in-process.
+TONGBAN_FORWARDED_ALLOW_IPS  addresses gunicorn (`tongban serve`) trusts for X-Forwarded-* (default
+                       127.0.0.1, the local reverse proxy).
+
+Read by the commands, as defaults of their options, not by these settings:
+DJANGO_SETTINGS_MODULE  `tongban` uses tongban.settings.production (demo commands: tongban.settings.demo).
+TONGBAN_BIND, TONGBAN_WORKERS, TONGBAN_THREADS  `tongban serve` (gunicorn): address (127.0.0.1:8000), worker
+                       processes (2), threads per worker (4).
+TONGBAN_GATEWAY_BIND, TONGBAN_GATEWAY_WORKERS, TONGBAN_GATEWAY_THREADS  `tongban serve_gateway` (granian):
+                       address (127.0.0.1:8001), workers (2), blocking threads per worker (2).
 """
 
 from __future__ import annotations
@@ -196,7 +208,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 30
 # failures *from one address* (lockout by account and address): a stranger cannot lock a known staff login
 # out for everybody. Across all addresses, an account's attempts after a few failures wait a little
 # (LOGIN_DELAY, tongban.identity.lockout), without holding a worker. The login forms are also throttled
-# per address (LOGIN_THROTTLE).
+# per address (LOGIN_THROTTLE, in identity.views through core.throttle.throttle_client).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -323,7 +335,7 @@ OAUTH2_PROVIDER_SCOPES = {
 }
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
-    "OIDC_RSA_PRIVATE_KEY": "",  # filled in by tongban.identity.oidc.load_key() in AppConfig.ready
+    "OIDC_RSA_PRIVATE_KEY": "",  # filled in by identity.oidc.load_or_create_key() in IdentityConfig.ready
     "PKCE_REQUIRED": True,
     "SCOPES": OAUTH2_PROVIDER_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
@@ -387,6 +399,9 @@ TONGBAN_PLUGINS = {
         "options": {"kek": env("TONGBAN_SEAL_KEK", "") or ""} if _key_store == "encrypted-db" else {},
     },
 }
+
+# gunicorn's forwarded_allow_ips (tongban serve): who may set X-Forwarded-* for it.
+TONGBAN_FORWARDED_ALLOW_IPS = env("TONGBAN_FORWARDED_ALLOW_IPS", "127.0.0.1") or "127.0.0.1"
 
 TONGBAN_DEMO = False
 TONGBAN_EXCHANGE_OPERATOR = env("TONGBAN_EXCHANGE_OPERATOR", "ljs-sjj")

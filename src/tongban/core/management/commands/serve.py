@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from gunicorn.app.base import BaseApplication
 
@@ -40,6 +41,6 @@ class Command(BaseCommand):
                 "threads": options["threads"],
                 "accesslog": "-",
                 "timeout": 60,
-                "forwarded_allow_ips": os.environ.get("TONGBAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                "forwarded_allow_ips": settings.TONGBAN_FORWARDED_ALLOW_IPS,
             }
         ).run()
