@@ -146,37 +146,6 @@ def item_create(
     """A new item with its first draft. ``acting_user`` None only for imports and set-up commands."""
     if acting_user is not None:
         require_perm(acting_user, Perm.CATALOG_EDIT, department, request=request, action="item_create")
-    return _item_create(
-        acting_user=acting_user,
-        department=department,
-        basic_code=basic_code,
-        content=content,
-        request=request,
-    )
-
-
-@transaction.atomic(durable=True)
-def _item_create(*, acting_user, department, basic_code, content, request) -> ServiceItemVersion:
-    return item_create_in_transaction(
-        acting_user=acting_user,
-        department=department,
-        basic_code=basic_code,
-        content=content,
-        request=request,
-    )
-
-
-def item_create_in_transaction(
-    *,
-    acting_user: User | None,
-    department: Department,
-    basic_code: str,
-    content: ItemContent,
-    request: HttpRequest | None = None,
-    departments: set[str] | None = None,
-    themes: set[str] | None = None,
-) -> ServiceItemVersion:
-    """The body of item_create, for callers that own the transaction (the importer)."""
     subject = content.fields.get("name") or basic_code
     code = implementation_code(department.uscc, basic_code)
     problems = check_basic_code(basic_code) + check_implementation_code(
@@ -184,23 +153,26 @@ def item_create_in_transaction(
     )
     if problems:
         raise CatalogError(subject, problems)
-    validate_content(content, subject=subject, departments=departments, themes=themes)
-    if ServiceItem.objects.filter(implementation_code=code).exists():
-        raise CatalogError(
-            subject,
-            [Problem("basic_code", _("该部门已有此基本编码的事项（实施编码 %(c)s）。") % {"c": code})],
+    validate_content(content, subject=subject)
+    with transaction.atomic(durable=True):
+        if ServiceItem.objects.filter(implementation_code=code).exists():
+            raise CatalogError(
+                subject,
+                [Problem("basic_code", _("该部门已有此基本编码的事项（实施编码 %(c)s）。") % {"c": code})],
+            )
+        item = ServiceItem.objects.create(
+            basic_code=basic_code, implementation_code=code, department=department
         )
-    item = ServiceItem.objects.create(basic_code=basic_code, implementation_code=code, department=department)
-    version = ServiceItemVersion(item=item, number=1, created_by=acting_user)
-    write_content(version, content)
-    audit_record(
-        event_type=AuditEventType.CATALOG_CHANGED,
-        acting_user=acting_user,
-        request=request,
-        target=version,
-        department=department,
-        extra_data={"action": "create", "code": code},
-    )
+        version = ServiceItemVersion(item=item, number=1, created_by=acting_user)
+        write_content(version, content)
+        audit_record(
+            event_type=AuditEventType.CATALOG_CHANGED,
+            acting_user=acting_user,
+            request=request,
+            target=version,
+            department=department,
+            extra_data={"action": "create", "code": code},
+        )
     return version
 
 
@@ -214,26 +186,26 @@ def version_update(
     require_perm(
         acting_user, Perm.CATALOG_EDIT, version.item.department, request=request, action="version_update"
     )
-    return _version_update(acting_user=acting_user, version=version, content=content, request=request)
-
-
-@transaction.atomic(durable=True)
-def _version_update(*, acting_user, version, content, request) -> ServiceItemVersion:
-    version = (
-        ServiceItemVersion.objects.select_for_update().select_related("item__department").get(pk=version.pk)
-    )
-    if not version.is_editable:
-        raise CatalogError(version.name, [Problem("status", _("只有草稿可以修改；已发布的版本请新建草稿。"))])
-    validate_content(content, subject=content.fields.get("name") or version.name)
-    write_content(version, content)
-    audit_record(
-        event_type=AuditEventType.CATALOG_CHANGED,
-        acting_user=acting_user,
-        request=request,
-        target=version,
-        department=version.item.department,
-        extra_data={"action": "update"},
-    )
+    with transaction.atomic(durable=True):
+        version = (
+            ServiceItemVersion.objects.select_for_update()
+            .select_related("item__department")
+            .get(pk=version.pk)
+        )
+        if not version.is_editable:
+            raise CatalogError(
+                version.name, [Problem("status", _("只有草稿可以修改；已发布的版本请新建草稿。"))]
+            )
+        validate_content(content, subject=content.fields.get("name") or version.name)
+        write_content(version, content)
+        audit_record(
+            event_type=AuditEventType.CATALOG_CHANGED,
+            acting_user=acting_user,
+            request=request,
+            target=version,
+            department=version.item.department,
+            extra_data={"action": "update"},
+        )
     return version
 
 
@@ -242,26 +214,22 @@ def version_new_draft(
 ) -> ServiceItemVersion:
     """Start the next version as a copy of the latest one."""
     require_perm(acting_user, Perm.CATALOG_EDIT, item.department, request=request, action="version_new_draft")
-    return _version_new_draft(acting_user=acting_user, item=item, request=request)
-
-
-@transaction.atomic(durable=True)
-def _version_new_draft(*, acting_user, item, request) -> ServiceItemVersion:
-    item = ServiceItem.objects.select_for_update().get(pk=item.pk)
-    latest = item.versions.order_by("-number").first()
-    if latest.status in (VersionStatus.DRAFT, VersionStatus.REVIEW):
-        raise CatalogError(latest.name, [Problem("status", _("已有未发布的草稿或待审核版本。"))])
-    content = content_of(latest)
-    draft = ServiceItemVersion(item=item, number=latest.number + 1, created_by=acting_user)
-    write_content(draft, content)
-    audit_record(
-        event_type=AuditEventType.CATALOG_CHANGED,
-        acting_user=acting_user,
-        request=request,
-        target=draft,
-        department=item.department,
-        extra_data={"action": "new_draft", "from": latest.number},
-    )
+    with transaction.atomic(durable=True):
+        item = ServiceItem.objects.select_for_update().get(pk=item.pk)
+        latest = item.versions.order_by("-number").first()
+        if latest.status in (VersionStatus.DRAFT, VersionStatus.REVIEW):
+            raise CatalogError(latest.name, [Problem("status", _("已有未发布的草稿或待审核版本。"))])
+        content = content_of(latest)
+        draft = ServiceItemVersion(item=item, number=latest.number + 1, created_by=acting_user)
+        write_content(draft, content)
+        audit_record(
+            event_type=AuditEventType.CATALOG_CHANGED,
+            acting_user=acting_user,
+            request=request,
+            target=draft,
+            department=item.department,
+            extra_data={"action": "new_draft", "from": latest.number},
+        )
     return draft
 
 
@@ -318,12 +286,8 @@ def version_publish(
         )
         if version.created_by_id == acting_user.pk:
             raise CatalogError(version.name, [Problem("status", _("同一人不能既编辑又审核发布同一版本。"))])
-    _publish(acting_user=acting_user, version=version, request=request)
-
-
-@transaction.atomic(durable=True)
-def _publish(*, acting_user, version, request) -> None:
-    publish_in_transaction(acting_user=acting_user, version=version, request=request)
+    with transaction.atomic(durable=True):
+        publish_in_transaction(acting_user=acting_user, version=version, request=request)
 
 
 def publish_in_transaction(
@@ -333,6 +297,8 @@ def publish_in_transaction(
     request: HttpRequest | None = None,
     require_review: bool = True,
 ) -> None:
+    """The body of version_publish, for callers that own the transaction (the importer, set-up code):
+    ``require_review=False`` publishes a draft straight away."""
     version = (
         ServiceItemVersion.objects.select_for_update()
         .select_related("item__department__area")
@@ -369,29 +335,25 @@ def item_withdraw(
     require_perm(acting_user, Perm.CATALOG_PUBLISH, item.department, request=request, action="item_withdraw")
     if not reason.strip():
         raise CatalogError(str(item), [Problem("reason", _("撤销事项时请写明原因。"))])
-    _item_withdraw(acting_user=acting_user, item=item, reason=reason, request=request)
-
-
-@transaction.atomic(durable=True)
-def _item_withdraw(*, acting_user, item, reason, request) -> None:
-    item = ServiceItem.objects.select_for_update().get(pk=item.pk)
-    current = item.versions.filter(status=VersionStatus.PUBLISHED).first()
-    if current is None:
-        raise CatalogError(str(item), [Problem("status", _("该事项没有已发布的版本。"))])
-    current.status = VersionStatus.WITHDRAWN
-    current.retired_at = timezone.now()
-    current.save(update_fields=["status", "retired_at"])
-    item.published_version = None
-    item.save(update_fields=["published_version"])
-    search.unindex_item(item)
-    audit_record(
-        event_type=AuditEventType.CATALOG_CHANGED,
-        acting_user=acting_user,
-        request=request,
-        target=current,
-        department=item.department,
-        extra_data={"action": "withdraw", "reason": reason.strip()},
-    )
+    with transaction.atomic(durable=True):
+        item = ServiceItem.objects.select_for_update().get(pk=item.pk)
+        current = item.versions.filter(status=VersionStatus.PUBLISHED).first()
+        if current is None:
+            raise CatalogError(str(item), [Problem("status", _("该事项没有已发布的版本。"))])
+        current.status = VersionStatus.WITHDRAWN
+        current.retired_at = timezone.now()
+        current.save(update_fields=["status", "retired_at"])
+        item.published_version = None
+        item.save(update_fields=["published_version"])
+        search.unindex_item(item)
+        audit_record(
+            event_type=AuditEventType.CATALOG_CHANGED,
+            acting_user=acting_user,
+            request=request,
+            target=current,
+            department=item.department,
+            extra_data={"action": "withdraw", "reason": reason.strip()},
+        )
 
 
 def _transition(version, source, target, acting_user, request, **changes) -> None:
