@@ -19,14 +19,11 @@ def _clean_state():
 
 def _forget_process_caches():
     # The gateway keeps catalogue entries, grants and the checkpoint per process for a few seconds, cases
-    # department ids for a minute; each test has a database of its own, with the same primary keys.
-    from tongban.cases.services import items as case_items
-    from tongban.exchange import gateway
+    # published versions and department ids for a minute, the API checked tokens (core.cache); each test has
+    # a database of its own, with the same primary keys.
+    from tongban.core.cache import clear_all
 
-    case_items._department_cache.clear()
-    gateway._cache.clear()
-    gateway.forget_grants()
-    gateway.forget_checkpoint()
+    clear_all()
 
 
 class SmsOutage:

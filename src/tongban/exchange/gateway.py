@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tongban.core import statements
+from tongban.core.cache import TimedCache
 from tongban.core.fastinsert import insert
 from tongban.core.throttle import throttle_hit
 from tongban.identity.models import SystemClient
@@ -55,31 +54,17 @@ class _Resource:
     active: bool
 
 
-_cache: dict[str, tuple[float, _Resource | None]] = {}
-_grants: dict[tuple[int, int], tuple[float, list[Grant]]] = {}
-_views: dict[tuple[int, int], tuple[float, Any]] = {}
-_clock = time.monotonic
-_lock = threading.Lock()
-
-
-def _remembered(store: dict, key: Any, seconds: float, compute: Any) -> Any:
-    """``compute()``, kept ``seconds`` in this process under ``key`` (the catalogue, grants and registry
-    views are read on every call and change rarely)."""
-    hit = store.get(key)
-    now = _clock()
-    if hit is not None and now - hit[0] < seconds:
-        return hit[1]
-    value = compute()
-    with _lock:
-        if len(store) > 10_000:
-            store.clear()
-        store[key] = (now, value)
-    return value
+# The catalogue, grants, registry views and the latest checkpoint are read on every call and change rarely:
+# each process keeps them a few seconds.
+_resources: TimedCache[_Resource | None] = TimedCache("exchange.resources", seconds=RESOURCE_CACHE_SECONDS)
+_grants: TimedCache[list[Grant]] = TimedCache("exchange.grants", seconds=GRANT_CACHE_SECONDS)
+_views: TimedCache[Any] = TimedCache("exchange.registry_views", seconds=GRANT_CACHE_SECONDS)
+_checkpoint: TimedCache[Any] = TimedCache("exchange.checkpoint", seconds=CHECKPOINT_CACHE_SECONDS, size=1)
 
 
 def _resource(code: str) -> _Resource | None:
     """A catalogue entry, kept 5 seconds per process."""
-    return _remembered(_cache, code, RESOURCE_CACHE_SECONDS, lambda: _load_resource(code))
+    return _resources.get_or_set(code, lambda: _load_resource(code))
 
 
 def _load_resource(code: str) -> _Resource | None:
@@ -126,19 +111,16 @@ def _grant(call: Call, resource: _Resource) -> Grant | None:
 
 def forget_grants(**_kwargs: Any) -> None:
     """A grant was written in this process: the next call reads grants afresh (connected to post_save)."""
-    with _lock:
-        _grants.clear()
-        _views.clear()
+    _grants.clear()
+    _views.clear()
 
 
 def grant_in_force(resource: _Resource, department_id: int, now: Any) -> Grant | None:
     """The consumer's grant in force (None for an unconditional resource), or the precise refusal."""
     if resource.share_type == ShareType.UNCONDITIONAL:
         return None
-    grants = _remembered(
-        _grants,
+    grants = _grants.get_or_set(
         (resource.pk, department_id),
-        GRANT_CACHE_SECONDS,
         lambda: list(
             Grant.objects.filter(resource_id=resource.pk, consumer_id=department_id).order_by("-created_at")[
                 :5
@@ -399,23 +381,19 @@ def _append_postgresql(
     return index
 
 
-_checkpoint: tuple[float, Any] = (float("-inf"), None)
-
-
 def _latest_checkpoint() -> Any:
     """The receipt's checkpoint reference: the latest signed one (or none yet), re-read at most once a second
     (a new one is signed every couple of seconds; the proof URL always serves the current one)."""
-    global _checkpoint
-    now = _clock()
-    if now - _checkpoint[0] >= CHECKPOINT_CACHE_SECONDS:
-        _checkpoint = (now, Checkpoint.objects.only("tree_size", "root_hash", "signed_at").first())
-    return _checkpoint[1]
+    return _checkpoint.get_or_set(None, _load_checkpoint)
+
+
+def _load_checkpoint() -> Any:
+    return Checkpoint.objects.only("tree_size", "root_hash", "signed_at").first()
 
 
 def forget_checkpoint(**_kwargs: Any) -> None:
     """A checkpoint was signed in this process (connected to post_save)."""
-    global _checkpoint
-    _checkpoint = (float("-inf"), None)
+    _checkpoint.clear()
 
 
 def log_refused_token(*, token_hint: str, path: str, mediator: str) -> None:
@@ -553,12 +531,7 @@ class RegistryView:
 def registry_view(registry: Any, department_id: int) -> RegistryView | None:
     """The sharing catalogue's answer for registries.access.sharing_policy (None: nothing shared), kept
     for as long as grants are (a grant written in this process clears it at once)."""
-    return _remembered(
-        _views,
-        (registry.pk, department_id),
-        GRANT_CACHE_SECONDS,
-        lambda: _registry_view(registry, department_id),
-    )
+    return _views.get_or_set((registry.pk, department_id), lambda: _registry_view(registry, department_id))
 
 
 def _registry_view(registry: Any, department_id: int) -> RegistryView | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
-import time
 from typing import Any
 
 from django.http import HttpRequest
@@ -18,6 +16,7 @@ from oauth2_provider.models import AccessToken
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from tongban.core import codes
+from tongban.core.cache import TimedCache
 from tongban.core.constants import AuditEventType
 from tongban.core.services import audit_record
 
@@ -47,8 +46,10 @@ class ClientScope(HttpBearer):
     token therefore stops working within that many seconds."""
 
     TOKEN_CACHE_SECONDS = 5.0
-    _checked: dict[str, tuple[float, dt.datetime, frozenset[str], SystemClient]] = {}
-    _lock = threading.Lock()
+    # Token checksum -> (expiry, scopes, system client).
+    checked_tokens: TimedCache[tuple[dt.datetime, frozenset[str], SystemClient]] = TimedCache(
+        "identity.checked_tokens", seconds=TOKEN_CACHE_SECONDS
+    )
 
     def __init__(self, *scopes: str) -> None:
         super().__init__()
@@ -68,10 +69,9 @@ class ClientScope(HttpBearer):
         """The system client a bearer token stands for with every scope of this guard, None, or FULL_CHECK.
         Usable without a Django request (the gateway's lean WSGI path)."""
         checksum = hashlib.sha256(token.encode()).hexdigest()
-        hit = self._checked.get(checksum)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.TOKEN_CACHE_SECONDS and hit[1] > timezone.now():
-            return hit[3] if set(self.scopes) <= hit[2] else None
+        hit = self.checked_tokens.get(checksum)
+        if hit is not None and hit[0] > timezone.now():
+            return hit[2] if set(self.scopes) <= hit[1] else None
         # One query for token, application, system client and department: the same checks as
         # django-oauth-toolkit's validate_bearer_token (known token, not expired, every scope), without
         # oauthlib's request parsing, which cost more than the rest of a submission.
@@ -87,10 +87,7 @@ class ClientScope(HttpBearer):
         client = getattr(access.application, "system_client", None)
         if client is None:
             return None
-        with self._lock:
-            if len(self._checked) > 10_000:
-                self._checked.clear()
-            self._checked[checksum] = (now, access.expires, frozenset(access.scope.split()), client)
+        self.checked_tokens.set(checksum, (access.expires, frozenset(access.scope.split()), client))
         if not access.allow_scopes(self.scopes):
             return None
         return client

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import secrets
-import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from tongban.catalog.models import ServiceItem, ServiceItemVersion
 from tongban.core import fastinsert, statements
+from tongban.core.cache import TimedCache
 from tongban.core.constants import AuditEventType
 from tongban.core.services import audit_record
 from tongban.identity.models import Department, Organisation, SystemClient, User
@@ -98,7 +97,16 @@ def _locked_published(item: ServiceItem) -> ServiceItemVersion:
         row = cursor.fetchone()
     if row is None or row[0] is None:
         raise CaseError(_("该事项已停止办理，请查看最新办事指南。"), code="withdrawn")
-    return _published_versions.get(str(row[1]), row[0])
+    key = str(row[1])
+    version = _published_versions.get(key)
+    if version is None:
+        version = (
+            ServiceItemVersion.objects.select_related("item__department__area")
+            .prefetch_related("materials")
+            .get(pk=row[0])
+        )
+        _published_versions.set(key, version)
+    return version
 
 
 @functools.cache
@@ -112,36 +120,12 @@ def _published_statement(by: str) -> str:
     )
 
 
-class _VersionCache:
-    """Published versions with their item, department, area and materials, by version UUID (never reused).
-    A published version never changes, so each process keeps them; entries expire after a minute so that
-    a renamed department shows its new name soon. Shared read-only between threads."""
-
-    TTL = 60.0
-    SIZE = 512
-
-    def __init__(self) -> None:
-        self._entries: dict[Any, tuple[float, ServiceItemVersion]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, pk: int) -> ServiceItemVersion:
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self.TTL:
-            return entry[1]
-        version = (
-            ServiceItemVersion.objects.select_related("item__department__area")
-            .prefetch_related("materials")
-            .get(pk=pk)
-        )
-        with self._lock:
-            if len(self._entries) >= self.SIZE:
-                self._entries.clear()
-            self._entries[key] = (now, version)
-        return version
-
-
-_published_versions = _VersionCache()
+# Published versions with their item, department, area and materials, by version UUID (never reused). A
+# published version never changes, so each process keeps them; for a minute, so that a renamed department
+# shows its new name soon. Shared read-only between threads.
+_published_versions: TimedCache[ServiceItemVersion] = TimedCache(
+    "cases.published_versions", seconds=60.0, size=512
+)
 
 
 def _submit_item(
@@ -244,18 +228,17 @@ def _store_uploads(
         raise CaseError(_("有 %(n)d 份材料需要重新上传。") % {"n": len(problems)}, problems=problems)
 
 
-_department_cache: dict[str, tuple[float, int]] = {}
+_department_ids_by_code: TimedCache[int] = TimedCache("cases.department_ids", seconds=60.0)
 
 
 def _department_ids(codes: set[str]) -> dict[str, int]:
     """Department ids by code, kept a minute per process (a department's code never changes hands, and
     every parallel workflow's submission looks its departments up)."""
-    now = time.monotonic()
-    found = {c: hit[1] for c in codes if (hit := _department_cache.get(c)) and now - hit[0] < 60.0}
+    found = {c: pk for c in codes if (pk := _department_ids_by_code.get(c)) is not None}
     missing = codes - found.keys()
     if missing:
         for code, pk in Department.objects.filter(code__in=missing).values_list("code", "id"):
-            _department_cache[code] = (now, pk)
+            _department_ids_by_code.set(code, pk)
             found[code] = pk
     return found
 

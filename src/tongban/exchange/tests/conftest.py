@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tongban.exchange import gateway, services
+from tongban.core.cache import clear_all
+from tongban.exchange import services
 from tongban.exchange.models import ShareType
 from tongban.identity.tests.factories import AreaFactory, DepartmentFactory
 from tongban.registries import loader
@@ -40,7 +41,7 @@ def world(settings, calendar):
     """The gateway's city: the data bureau, the police's population registry of five residents (three in
     江城区, two in 东湖区), a conditional and an unconditional resource over it, and systems of the health
     commission and a district office with exchange.read tokens."""
-    gateway._cache.clear()
+    clear_all()
     operator = DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
     police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
     health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")

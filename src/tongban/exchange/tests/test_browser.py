@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from tongban.core import codes
+from tongban.core.cache import clear_all
 from tongban.core.services import calendar_seed_official, calendar_year_provisional
-from tongban.exchange import gateway, services
+from tongban.exchange import services
 from tongban.exchange.models import ShareType
 from tongban.identity.constants import StaffRoleName
 from tongban.identity.models import AreaLevel
@@ -48,7 +49,7 @@ def token(base, client, secret):
 
 def test_request_approve_read_subscribe_and_the_tracker(live_server, browser, settings, log_emptied_after):
     base = live_server.url
-    gateway._cache.clear()
+    clear_all()
     years = calendar_seed_official()
     calendar_year_provisional(acting_user=None, year=max(years) + 1)
     city_area = AreaFactory(code="339900", name="临江市", level=AreaLevel.CITY)

@@ -11,7 +11,8 @@ import pytest
 from django.test import Client
 
 from tongban.core import codes
-from tongban.exchange import gateway, pseudonyms, services
+from tongban.core.cache import clear_all
+from tongban.exchange import pseudonyms, services
 from tongban.exchange.gateway import area_prefix, mask
 from tongban.exchange.models import LogEntry, ShareType, Subscription
 from tongban.identity.models import AreaLevel
@@ -39,7 +40,7 @@ def person(n, area):
 
 @pytest.fixture
 def city(settings, calendar):
-    gateway._cache.clear()
+    clear_all()
     city_area = AreaFactory(code="339900", name="临江市", level=AreaLevel.CITY)
     jc = AreaFactory(code="339902", name="江城区", parent=city_area)
     dh = AreaFactory(code="339903", name="东湖区", parent=city_area)

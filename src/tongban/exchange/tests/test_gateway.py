@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tongban.core import cache as process_cache
 from tongban.exchange import auditlog, gateway, services, tracker
 from tongban.exchange.models import Checkpoint, DataAccess, Grant, LogEntry
 from tongban.exchange.verify import check_receipt
@@ -147,8 +148,8 @@ def test_a_grant_revoked_by_another_process_stops_working_within_a_second(world,
     # Another process revokes: no signal reaches this one, whose cache holds the grant for a second.
     Grant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
     assert get(f"/gateway/person-basic/records/{number(1)}", world["health_token"]).status_code == 200
-    later = gateway._clock() + gateway.GRANT_CACHE_SECONDS + 0.01
-    monkeypatch.setattr(gateway, "_clock", lambda: later)
+    later = process_cache.clock() + gateway.GRANT_CACHE_SECONDS + 0.01
+    monkeypatch.setattr(process_cache, "clock", lambda: later)
     refused = get(f"/gateway/person-basic/records/{number(1)}", world["health_token"])
     assert refused.status_code == 403 and refused.json()["code"] == "grant_revoked"
 
@@ -195,8 +196,8 @@ def test_receipt_names_the_latest_checkpoint_kept_a_second(world, monkeypatch):
     copy = {f.name: getattr(signed, f.name) for f in Checkpoint._meta.concrete_fields if f.name != "id"}
     Checkpoint.objects.bulk_create([Checkpoint(**{**copy, "tree_size": signed.tree_size + 1})])
     assert get(url, world["health_token"]).json()["receipt"]["checkpoint"]["tree_size"] == signed.tree_size
-    later = gateway._clock() + gateway.CHECKPOINT_CACHE_SECONDS + 0.01
-    monkeypatch.setattr(gateway, "_clock", lambda: later)
+    later = process_cache.clock() + gateway.CHECKPOINT_CACHE_SECONDS + 0.01
+    monkeypatch.setattr(process_cache, "clock", lambda: later)
     receipt = get(url, world["health_token"]).json()["receipt"]
     assert receipt["checkpoint"]["tree_size"] == signed.tree_size + 1
 

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tongban.exchange import gateway, services
+from tongban.core.cache import clear_all
+from tongban.exchange import services
 from tongban.exchange.models import Grant, RequestStatus, ShareRequest, ShareType
 from tongban.identity.constants import StaffRoleName
 from tongban.identity.tests.factories import DepartmentFactory, PersonFactory, StaffFactory, UserFactory
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def city(settings, calendar):
-    gateway._cache.clear()
+    clear_all()
     operator = DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
     police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
     health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")

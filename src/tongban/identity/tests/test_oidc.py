@@ -260,7 +260,7 @@ def test_expired_or_revoked_token_is_refused(live_server, monkeypatch):
     from tongban.identity.api import ClientScope
 
     # A checked token is remembered for a moment (TOKEN_CACHE_SECONDS); past that, expiry and revocation hold.
-    monkeypatch.setattr(ClientScope, "TOKEN_CACHE_SECONDS", 0.5)
+    monkeypatch.setattr(ClientScope.checked_tokens, "seconds", 0.5)
     session = client_credentials_session(live_server, DepartmentFactory(), "户籍系统", "identity.verify")
     person = UserFactory().person
     url = f"{live_server.url}/api/identity/persons/verify"

@@ -9,7 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from tongban.core import codes
-from tongban.exchange import gateway, services
+from tongban.core.cache import clear_all
+from tongban.exchange import services
 from tongban.exchange.models import ShareType
 from tongban.identity.tests.factories import DepartmentFactory
 from tongban.registries import loader
@@ -31,7 +32,7 @@ BASE = "/api/registries"
 def world(settings):
     """The Digital Registries API's city: the police's population registry of five residents, published
     (without the phone) in the sharing catalogue, and tokens of the owner and of the health commission."""
-    gateway._cache.clear()
+    clear_all()
     DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
     police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
     health = DepartmentFactory(code="ljs-wjw", name="临江市卫生健康委员会")

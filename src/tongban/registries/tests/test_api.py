@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import Client
 
+from tongban.core.cache import clear_all
 from tongban.exchange import gateway, services
 from tongban.exchange.models import ShareType
 from tongban.identity.tests.factories import DepartmentFactory
@@ -258,7 +259,7 @@ def test_other_departments_see_what_the_catalogue_and_their_grants_give(world, c
     )
     # With nothing published, nothing is shared.
     Resource.objects.update(is_active=False)  # behind the signals' back: as if a second had passed
-    gateway._cache.clear()
+    clear_all()
     gateway.forget_grants()
     refused = post("/data/population/1.0/read", by_key, world["reader"])
     assert refused.status_code == 403 and "resource catalogue" in refused.json()["detail"]

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tongban.core import codes
+from tongban.core.cache import clear_all
 from tongban.exchange import gateway, services
 from tongban.exchange.demo import ENTITY_BASIC, PERSON_BASIC
 from tongban.exchange.models import LogEntry, ShareType
@@ -32,7 +33,7 @@ def staff(department):
 
 @pytest.fixture
 def city(settings, calendar):
-    gateway._cache.clear()
+    clear_all()
     gateway.forget_grants()
     DepartmentFactory(code=settings.TONGBAN_EXCHANGE_OPERATOR, name="临江市数据局")
     police = DepartmentFactory(code="ljs-gaj", name="临江市公安局")
